@@ -1,0 +1,1 @@
+"""onnxscript pattern rules that rewrite pointwise ops to one canonical form."""

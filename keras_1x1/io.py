@@ -1,0 +1,170 @@
+"""Reading model files safely and writing outputs atomically.
+
+Every path a user gives goes through here, so that bad input gets one clear
+line (`UserInputError`) and nothing is ever half-written: outputs go to a
+temporary file in the destination folder and are renamed into place only
+after they are complete.
+"""
+
+import contextlib
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+from keras_1x1.errors import UserInputError
+
+KERAS_SUFFIXES = (".keras",)
+H5_SUFFIXES = (".h5", ".hdf5")
+MODEL_SUFFIXES = KERAS_SUFFIXES + H5_SUFFIXES
+
+
+def existing_file(path, what="file"):
+    """The path as a `Path`, or a `UserInputError` naming what is wrong."""
+    path = Path(path)
+    if not path.exists():
+        raise UserInputError(f"{path}: no such {what}")
+    if path.is_dir():
+        raise UserInputError(f"{path}: is a directory, expected a {what}")
+    if not os.access(path, os.R_OK):
+        raise UserInputError(f"{path}: permission denied")
+    return path
+
+
+def load_model(path, *, unsafe=False, compile=True):
+    """Load a `.keras` or legacy `.h5` Keras model, refusing unsafe code.
+
+    Keras' `safe_mode=True` is used unless `unsafe` is set: a model with a
+    Lambda layer would run arbitrary code when loaded.
+    """
+    import keras
+
+    path = existing_file(path, "model file")
+    suffix = path.suffix.lower()
+    if suffix not in MODEL_SUFFIXES:
+        raise UserInputError(
+            f"{path}: expected a Keras model file ending in .keras or .h5"
+        )
+    if suffix in KERAS_SUFFIXES and not zipfile.is_zipfile(path):
+        raise UserInputError(f"{path}: not a .keras model archive (not a zip file)")
+    if suffix in H5_SUFFIXES:
+        import h5py
+
+        if not h5py.is_hdf5(path):
+            raise UserInputError(f"{path}: not an HDF5 model file")
+    try:
+        return _load(keras, path, unsafe=unsafe, compile=compile)
+    except UserInputError:
+        raise
+    except Exception as error:  # noqa: BLE001 - re-raised with context
+        raise UserInputError(_explain_load_error(path, error)) from error
+
+
+def _load(keras, path, *, unsafe, compile):
+    from keras_1x1._quiet import native_stderr_silenced
+
+    with native_stderr_silenced():
+        try:
+            return keras.saving.load_model(path, compile=compile, safe_mode=not unsafe)
+        except Exception as error:
+            # A compile config that cannot be rebuilt (a custom loss, say)
+            # should not stop a conversion: load the model without it.
+            if not compile or "compile" not in str(error).lower():
+                raise
+            return keras.saving.load_model(path, compile=False, safe_mode=not unsafe)
+
+
+def _explain_load_error(path, error):
+    text = " ".join(str(error).split())
+    lowered = text.lower()
+    if "lambda" in lowered and ("safe_mode" in lowered or "unsafe" in lowered):
+        return (
+            f"{path}: the model has a Lambda layer, and loading it runs code "
+            "stored in the file; pass --unsafe if you trust the file"
+        )
+    if "safe_mode" in lowered:
+        return (
+            f"{path}: loading this model would run code stored in the file; "
+            "pass --unsafe if you trust the file"
+        )
+    for marker in ("Could not locate class '", "Unknown layer: '", "Unknown layer: "):
+        if marker in text:
+            name = text.split(marker, 1)[1].split("'", 1)[0].split(".", 1)[0].strip()
+            return (
+                f"{path}: the model needs the custom layer or object '{name}', "
+                "which is not registered; import the module that defines it and "
+                "decorate the class with @keras.saving.register_keras_serializable()"
+            )
+    if isinstance(error, (zipfile.BadZipFile, EOFError)) or "zip" in lowered:
+        return f"{path}: the .keras archive is damaged or truncated ({text})"
+    return f"{path}: cannot load the model: {type(error).__name__}: {text}"
+
+
+def output_path(path, *, overwrite=False, inputs=(), suffixes=None):
+    """Check an output path before any work is done on it."""
+    path = Path(path)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise UserInputError(
+            f"{path}: output must end in {' or '.join(suffixes)}"
+        )
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.exists():
+        raise UserInputError(f"{path}: the output folder {parent} does not exist")
+    if not parent.is_dir():
+        raise UserInputError(f"{path}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserInputError(f"{path}: the output folder {parent} is not writable")
+    if path.is_dir():
+        raise UserInputError(f"{path}: is a directory")
+    for source in inputs:
+        if path.exists() and Path(source).exists() and path.samefile(source):
+            raise UserInputError(
+                f"{path}: is also the input; write to a new file so the input stays intact"
+            )
+    if path.exists() and not overwrite:
+        raise UserInputError(f"{path}: exists; pass --overwrite to replace it")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_output(path):
+    """Yield a temporary path next to `path`; rename it into place on success.
+
+    On any failure (including KeyboardInterrupt) the temporary file is
+    removed and an existing file at `path` is left untouched.
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=parent
+        )
+    except OSError as error:
+        raise UserInputError(f"{path}: cannot write to {parent}: {error.strerror}") from None
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def save_model(model, path, *, overwrite=False):
+    """Save a Keras model atomically as .keras or .h5 (by the suffix)."""
+    path = output_path(path, overwrite=overwrite, suffixes=MODEL_SUFFIXES)
+    with atomic_output(path) as tmp:
+        model.save(tmp, overwrite=True)
+    return path
+
+
+def write_bytes(data, path, *, overwrite=False, suffixes=None):
+    """Write bytes atomically."""
+    path = output_path(path, overwrite=overwrite, suffixes=suffixes)
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data)
+    return path

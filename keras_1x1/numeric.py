@@ -1,0 +1,132 @@
+"""Tolerances, error statistics and sample inputs shared by every check.
+
+An output passes when ``max|actual - expected| <= atol + rtol * scale``,
+where ``scale`` is the largest magnitude in the expected output. The error
+is measured against the output's scale rather than element by element, so
+entries near zero (where float rounding is relatively large) do not fail a
+map that is right everywhere. Any NaN or Inf fails.
+
+Default tolerances by output dtype, and why:
+
+- float32: atol 1e-5, rtol 1e-4. A 1x1 Conv and a MatMul over 256 channels
+  add in a different order and differ by about 4e-6 in onnxruntime; deep
+  models (ResNet152) accumulate that to about 1e-5 of the output scale.
+- float16: atol 1e-2, rtol 1e-2 (10 mantissa bits: 1e-3 per op, grows
+  with depth). bfloat16: atol 5e-2, rtol 5e-2 (7 mantissa bits).
+- float64: atol 1e-10, rtol 1e-9.
+"""
+
+import dataclasses
+
+import numpy as np
+
+TOLERANCES = {
+    "float64": (1e-10, 1e-9),
+    "float32": (1e-5, 1e-4),
+    "float16": (1e-2, 1e-2),
+    "bfloat16": (5e-2, 5e-2),
+}
+
+
+def dtype_name(dtype):
+    name = getattr(dtype, "name", None) or str(dtype)
+    return name.replace("tf.", "").replace("torch.", "")
+
+
+def default_tolerance(dtype):
+    """(atol, rtol) for outputs of `dtype` (the float32 pair for others)."""
+    return TOLERANCES.get(dtype_name(dtype), TOLERANCES["float32"])
+
+
+@dataclasses.dataclass
+class OutputStats:
+    """How far one output is from its reference."""
+
+    name: str
+    shape: tuple
+    max_abs: float
+    max_rel: float
+    mean_abs: float
+    scale: float
+    atol: float
+    rtol: float
+    nonfinite: int = 0
+    message: str = ""
+
+    @property
+    def ok(self):
+        return (
+            not self.message
+            and self.nonfinite == 0
+            and self.max_abs <= self.atol + self.rtol * self.scale
+        )
+
+    def line(self):
+        status = "ok" if self.ok else "MISMATCH"
+        if self.message:
+            return f"{self.name}: {status}: {self.message}"
+        text = (
+            f"{self.name}: {status}  max abs {self.max_abs:.3g}  max rel "
+            f"{self.max_rel:.3g}  mean abs {self.mean_abs:.3g}  (allowed "
+            f"{self.atol + self.rtol * self.scale:.3g} = atol {self.atol:g} + "
+            f"rtol {self.rtol:g} x scale {self.scale:.3g})"
+        )
+        if self.nonfinite:
+            text += f"  {self.nonfinite} NaN/Inf values"
+        return text
+
+
+def error_stats(name, actual, expected, *, atol=None, rtol=None):
+    """Compare two arrays; tolerances default by the expected dtype."""
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    default_atol, default_rtol = default_tolerance(
+        expected.dtype if expected.dtype == actual.dtype else _wider(actual, expected)
+    )
+    atol = default_atol if atol is None else float(atol)
+    rtol = default_rtol if rtol is None else float(rtol)
+    if actual.shape != expected.shape:
+        return OutputStats(
+            name, tuple(expected.shape), np.inf, np.inf, np.inf, 0.0, atol, rtol,
+            message=f"shape {tuple(actual.shape)} != {tuple(expected.shape)}",
+        )
+    a = actual.astype("float64")
+    e = expected.astype("float64")
+    nonfinite = int(np.count_nonzero(~np.isfinite(a)) + np.count_nonzero(~np.isfinite(e)))
+    if a.size == 0:
+        return OutputStats(name, tuple(e.shape), 0.0, 0.0, 0.0, 0.0, atol, rtol, nonfinite)
+    finite = np.isfinite(a) & np.isfinite(e)
+    diff = np.abs(a - e)[finite]
+    ref = np.abs(e)[finite]
+    max_abs = float(diff.max()) if diff.size else (np.inf if nonfinite else 0.0)
+    scale = float(ref.max()) if ref.size else 0.0
+    max_rel = float((diff / np.maximum(ref, np.finfo("float32").tiny)).max()) if diff.size else 0.0
+    mean_abs = float(diff.mean()) if diff.size else 0.0
+    return OutputStats(
+        name, tuple(e.shape), max_abs, max_rel, mean_abs, scale, atol, rtol, nonfinite
+    )
+
+
+def _wider(a, b):
+    # The looser of the two dtypes' tolerances decides.
+    names = [dtype_name(a.dtype), dtype_name(b.dtype)]
+    return max(names, key=lambda n: default_tolerance(n)[0])
+
+
+def sample_array(shape, dtype, rng, *, fill=16, batch=2):
+    """A random array for an input spec; None dims become `batch`/`fill`."""
+    dims = []
+    for i, d in enumerate(shape):
+        if d is None or (isinstance(d, int) and d < 0) or isinstance(d, str):
+            d = batch if i == 0 else fill
+        dims.append(int(d))
+    name = dtype_name(dtype)
+    if name.startswith(("int", "uint")):
+        return rng.integers(0, 10, size=dims).astype(name)
+    if name == "bool":
+        return rng.random(size=dims) < 0.5
+    if name == "bfloat16":
+        import ml_dtypes
+
+        return rng.normal(size=dims).astype(ml_dtypes.bfloat16)
+    return rng.normal(size=dims).astype(name if name != "string" else "float32")
