@@ -20,6 +20,7 @@ class ConversionError(Keras1x1Error):
         max_error: the largest absolute difference seen between the outputs.
         output: the name of the output where it was seen.
         tolerance: the tolerance that was exceeded, as ``(atol, rtol)``.
+        report: the `ConversionReport` of the conversion that failed, if any.
     """
 
     def __init__(self, message, *, max_error=None, output=None, tolerance=None):
@@ -27,3 +28,4 @@ class ConversionError(Keras1x1Error):
         self.max_error = max_error
         self.output = output
         self.tolerance = tolerance
+        self.report = None
