@@ -341,6 +341,7 @@ def to_dense(m, target, taken):
         # channels_first: contract axis 1, the bias broadcasts as (d, 1, ..).
         spatial = SPATIAL_LETTERS[:n]
         equation = f"bc{spatial},cd->bd{spatial}"
+        del kwargs["use_bias"]  # EinsumDense has a bias when it has bias_axes
         dense = keras.layers.EinsumDense(
             equation,
             output_shape=(m.units,) + (None,) * n,

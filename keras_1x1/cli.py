@@ -178,7 +178,9 @@ def _not_yet(name):
 
 
 def _cmd_convert(args):
-    _not_yet("convert")
+    from keras_1x1.commands import run_convert
+
+    return run_convert(args)
 
 
 def _cmd_export(args):

@@ -156,9 +156,18 @@ def atomic_output(path):
 
 def save_model(model, path, *, overwrite=False):
     """Save a Keras model atomically as .keras or .h5 (by the suffix)."""
+    import logging
+
     path = output_path(path, overwrite=overwrite, suffixes=MODEL_SUFFIXES)
-    with atomic_output(path) as tmp:
-        model.save(tmp, overwrite=True)
+    # Keras warns that .h5 is a legacy format; the user asked for it by name.
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)
+    try:
+        with atomic_output(path) as tmp:
+            model.save(tmp, overwrite=True)
+    finally:
+        absl.setLevel(level)
     return path
 
 

@@ -1,0 +1,319 @@
+"""conv_to_dense / dense_to_conv on hand-built topologies."""
+
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import keras_1x1
+from keras_1x1 import Conv1x1, ConversionError, PixelDense, UserInputError, converters
+from keras_1x1.converters import verify as checks
+from model_zoo import (
+    assert_differs_then_matches,
+    assert_same_layer_weights,
+    conv_zoo,
+    dense_zoo,
+    layer_weights,
+    outputs,
+    randomize,
+    weights_by_path,
+)
+
+L = keras.layers
+
+
+def _report(model):
+    return {entry.path: entry for entry in model.conversion_report.layers}
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_conv_zoo_round_trip(data_format):
+    model = randomize(conv_zoo(data_format))
+    before = weights_by_path(model)
+    config = model.get_config()
+
+    dense = converters.conv_to_dense(model)
+    report = _report(dense)
+    assert report["stem"].status == "skipped"
+    assert report["stem"].detail == "kernel 3x3 is not 1x1"
+    for name in ("pw", "pw_stride2", "pw_groups4", "pw_shared"):
+        assert report[name].status == "converted", name
+    assert report["pw_stride2"].result.startswith("MaxPooling2D + ")
+    assert "block-diagonal" in report["pw_groups4"].detail
+    assert dense.conversion_report.verified
+    assert not any(isinstance(l, L.Conv2D) and l.kernel_size == (1, 1) for l in dense.layers)
+    assert_differs_then_matches(model, dense)
+
+    back = converters.dense_to_conv(dense)
+    assert_same_layer_weights(model, back)
+    assert [type(l).__name__ for l in back.layers] == [type(l).__name__ for l in model.layers]
+    assert back.get_layer("pw_groups4").groups == 4
+    assert back.get_layer("pw_stride2").strides == (2, 2)
+    assert_differs_then_matches(model, back)
+
+    # The input model is untouched, weights and structure.
+    after = weights_by_path(model)
+    assert before.keys() == after.keys()
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+    assert model.get_config() == config
+
+
+def test_names_shared_layers_and_weight_counts_are_kept():
+    model = randomize(conv_zoo())
+    dense = converters.conv_to_dense(model)
+    assert [t.name for t in dense.inputs] == [t.name for t in model.inputs]
+    assert sorted(dense.output) == sorted(model.output)
+    assert len(dense.weights) == len(model.weights)  # the shared layer stays shared
+    shared = dense.get_layer("pw_shared")
+    assert isinstance(shared, L.Dense)
+    assert len(shared._inbound_nodes) == 2
+
+
+def test_target_keras_uses_only_builtin_layers_and_loads_without_the_package(tmp_path):
+    model = randomize(conv_zoo())
+    dense = converters.conv_to_dense(model, target="keras")
+    for layer in dense.layers:
+        assert type(layer).__module__.startswith("keras."), type(layer)
+    path = tmp_path / "dense.keras"
+    dense.save(path)
+    probe = (
+        "import sys, keras; m = keras.saving.load_model(sys.argv[1]); "
+        "assert 'keras_1x1' not in sys.modules; print(len(m.layers))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(path)], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_target_keras_1x1_uses_the_package_layers(tmp_path):
+    model = randomize(conv_zoo())
+    dense = converters.conv_to_dense(model, target="keras_1x1")
+    kinds = {type(l) for l in dense.layers}
+    assert PixelDense in kinds and not any(
+        isinstance(l, L.Conv2D) and l.kernel_size == (1, 1) for l in dense.layers
+    )
+    conv = converters.dense_to_conv(dense, target="keras_1x1")
+    assert conv.get_layer("pw_groups4").__class__ is Conv1x1
+    assert conv.get_layer("pw_groups4").groups == 4
+    assert conv.get_layer("pw_stride2").strides == (2, 2)
+    assert_differs_then_matches(model, conv)
+    path = tmp_path / "conv.keras"
+    conv.save(path)
+    loaded = keras.saving.load_model(path)
+    x = checks.sample_inputs(model)
+    for a, b in zip(outputs(conv, x), outputs(loaded, x)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_dense_zoo_to_conv_and_back():
+    model = randomize(dense_zoo())
+    conv = converters.dense_to_conv(model)
+    report = _report(conv)
+    expected = {
+        "dense4d": "Conv2D",
+        "td2": "Conv2D",
+        "einsum_last": "Conv2D",
+        "dense3d": "Conv1D",
+        "td1": "Conv1D",
+        "dense5d": "Conv3D",
+        "einsum_ellipsis": "Conv3D",
+    }
+    for name, result in expected.items():
+        assert report[name].status == "converted", name
+        assert report[name].result == result, name
+    assert report["rank2"].status == "skipped"
+    assert "rank-2" in report["rank2"].detail
+    assert isinstance(conv.get_layer("rank2"), L.Dense)
+    assert_differs_then_matches(model, conv)
+
+    dense = converters.conv_to_dense(conv)
+    x = checks.sample_inputs(model)
+    for a, b in zip(outputs(model, x), outputs(dense, x)):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    # Kernels are carried exactly, whatever form holds them.
+    for name in ("dense4d", "dense3d", "dense5d"):
+        np.testing.assert_array_equal(
+            model.get_layer(name).get_weights()[0],
+            dense.get_layer(name).get_weights()[0],
+        )
+
+
+@pytest.mark.parametrize("rank", [3, 4, 5])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_every_rank_and_layout(rank, data_format):
+    conv_cls = {3: L.Conv1D, 4: L.Conv2D, 5: L.Conv3D}[rank]
+    spatial = (5,) * (rank - 2)
+    shape = spatial + (6,) if data_format == "channels_last" else (6,) + spatial
+    inputs = keras.Input(shape)
+    x = conv_cls(4, 1, strides=2, data_format=data_format, activation="tanh", name="pw")(inputs)
+    x = conv_cls(4, 1, groups=2, data_format=data_format, name="pw_g")(x)
+    model = randomize(keras.Model(inputs, x))
+    dense = converters.conv_to_dense(model)
+    assert all(e.converted for e in dense.conversion_report.layers)
+    if data_format == "channels_first":
+        assert isinstance(dense.get_layer("pw"), L.EinsumDense)
+    assert_differs_then_matches(model, dense)
+    back = converters.dense_to_conv(dense)
+    assert_same_layer_weights(model, back)
+    assert back.get_layer("pw").strides == (2,) * (rank - 2)
+
+
+def test_sequential_and_nested_models():
+    inner = keras.Sequential(
+        [keras.Input((6, 6, 4)), L.Conv2D(8, 1, name="inner_pw"), L.ReLU(name="inner_relu")],
+        name="inner",
+    )
+    mid_in = keras.Input((6, 6, 4))
+    mid = keras.Model(mid_in, L.Conv2D(4, 1, strides=2, name="mid_pw")(inner(mid_in)), name="mid")
+    outer = keras.Sequential([keras.Input((6, 6, 4)), mid, L.Flatten(), L.Dense(3, name="out")],
+                             name="outer")
+    randomize(outer)
+    dense = converters.conv_to_dense(outer)
+    assert isinstance(dense, keras.Sequential)
+    paths = {e.path: e for e in dense.conversion_report.layers}
+    assert paths["mid/inner/inner_pw"].converted
+    assert paths["mid/mid_pw"].result == "MaxPooling2D + Dense"
+    assert isinstance(dense.get_layer("mid").get_layer("inner"), keras.Sequential)
+    assert_differs_then_matches(outer, dense)
+    back = converters.dense_to_conv(dense)
+    assert_same_layer_weights(outer, back)
+    assert back.get_layer("mid").get_layer("mid_pw").strides == (2, 2)
+
+
+def test_time_distributed_conv_and_other_convs_are_reported():
+    inputs = keras.Input((6, 6, 4))
+    x = L.DepthwiseConv2D(1, name="depthwise")(inputs)
+    x = L.SeparableConv2D(4, 1, name="separable")(x)
+    x = L.Conv2DTranspose(4, 1, name="transposed")(x)
+    model = keras.Model(inputs, x)
+    report = _report(converters.conv_to_dense(model))
+    assert "depthwise" in report["depthwise"].detail
+    assert "separable" in report["separable"].detail
+    assert "transposed" in report["transposed"].detail
+
+
+def test_lora_and_mixed_ranks_are_skipped_with_reasons():
+    inputs = keras.Input((4, 4, 6))
+    lora = L.Dense(6, name="lora")
+    x = lora(inputs)
+    lora.enable_lora(2)
+    shared = L.Dense(3, name="mixed")
+    y = shared(x)
+    z = shared(L.GlobalAveragePooling2D()(x))
+    model = keras.Model(inputs, [y, z])
+    report = _report(converters.dense_to_conv(model))
+    assert "LoRA" in report["lora"].detail
+    assert "ranks [2, 4]" in report["mixed"].detail
+
+
+def test_quantized_dense_is_skipped():
+    inputs = keras.Input((4, 4, 8))
+    model = keras.Model(inputs, L.Dense(8, name="q")(inputs))
+    model.quantize("int8")
+    report = _report(converters.dense_to_conv(model, verify=False))
+    assert report["q"].status == "skipped"
+    assert "quantized" in report["q"].detail
+
+
+def test_compile_state_trainable_and_regularizers_are_kept():
+    inputs = keras.Input((5, 5, 3))
+    x = L.Conv2D(4, 1, kernel_regularizer=keras.regularizers.L2(0.01), trainable=False,
+                 kernel_constraint=keras.constraints.MaxNorm(2.0, axis=[0, 1, 2]), name="pw")(inputs)
+    model = keras.Model(inputs, L.GlobalAveragePooling2D()(x))
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    dense = converters.conv_to_dense(model)
+    layer = dense.get_layer("pw")
+    assert isinstance(layer, L.Dense) and layer.trainable is False
+    assert layer.kernel_regularizer.get_config() == {"l2": 0.01}
+    assert layer.kernel_constraint.get_config()["axis"] == 0
+    assert dense.compiled
+    assert dense.get_compile_config()["loss"] == "mse"
+    back = converters.dense_to_conv(dense)
+    assert back.get_layer("pw").kernel_constraint.get_config()["axis"] == 2
+
+
+def test_mixed_float16_model_converts_with_float16_tolerance():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    inputs = keras.Input((6, 6, 8))
+    x = L.Conv2D(16, 1, activation="relu", name="pw")(inputs)
+    x = L.Conv2D(8, 1, name="pw2")(x)
+    model = randomize(keras.Model(inputs, x))
+    dense = converters.conv_to_dense(model)
+    assert dense.get_layer("pw").dtype_policy.name == "mixed_float16"
+    assert dense.conversion_report.verification[0].atol == 1e-2
+    back = converters.dense_to_conv(dense)
+    assert_same_layer_weights(model, back)
+
+
+def test_dict_inputs_outputs_and_raw_ops():
+    a = keras.Input((4, 4, 3), name="left")
+    b = keras.Input((4, 4, 3), name="right")
+    x = keras.ops.concatenate([a, b], axis=-1)
+    x = L.Conv2D(5, 1, name="pw")(x)
+    y = keras.ops.relu(x) * 2.0
+    model = randomize(keras.Model({"left": a, "right": b}, {"y": y, "x": x}))
+    dense = converters.conv_to_dense(model)
+    assert sorted(dense.input) == ["left", "right"]
+    assert sorted(dense.output) == ["x", "y"]
+    assert_differs_then_matches(model, dense)
+
+
+def test_verification_catches_a_wrong_conversion(monkeypatch):
+    from keras_1x1.converters import pointwise
+
+    model = randomize(conv_zoo())
+    real = pointwise.to_dense
+
+    def off_by_a_little(m, target, taken):
+        m.kernel = m.kernel + 1e-3
+        return real(m, target, taken)
+
+    monkeypatch.setattr(pointwise, "to_dense", off_by_a_little)
+    with pytest.raises(ConversionError, match=r"differs from the original by [0-9.e-]+ \(allowed") as info:
+        converters.conv_to_dense(model)
+    assert info.value.max_error > 1e-4
+    assert info.value.report is not None
+
+
+def test_nan_weights_are_reported_not_passed():
+    inputs = keras.Input((4, 4, 3))
+    model = keras.Model(inputs, L.Conv2D(2, 1, name="pw")(inputs))
+    kernel, bias = model.get_layer("pw").get_weights()
+    kernel[0, 0, 0, 0] = np.nan
+    model.get_layer("pw").set_weights([kernel, bias])
+    with pytest.raises(ConversionError, match="NaN/Inf"):
+        converters.conv_to_dense(model)
+    unchecked = converters.conv_to_dense(model, verify=False)
+    assert np.isnan(unchecked.get_layer("pw").get_weights()[0]).any()
+
+
+def test_subclassed_model_gets_a_clear_error():
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.conv = L.Conv2D(3, 1)
+
+        def call(self, x):
+            return self.conv(x)
+
+    net = Net()
+    net(np.zeros((1, 4, 4, 2), "float32"))
+    with pytest.raises(UserInputError, match=r"subclassed keras.Model \(Net\).*Functional model"):
+        converters.conv_to_dense(net)
+
+
+def test_bad_target_and_unbuilt_sequential():
+    with pytest.raises(UserInputError, match="Received: target='onnx'"):
+        converters.dense_to_conv(conv_zoo(), target="onnx")
+    with pytest.raises(UserInputError, match="without a known input shape"):
+        converters.conv_to_dense(keras.Sequential([L.Conv2D(2, 1)]))
+
+
+def test_verify_accepts_given_inputs():
+    model = randomize(conv_zoo())
+    x = np.ones((1, 9, 9, 8), "float32")
+    dense = converters.conv_to_dense(model, verify=x)
+    assert dense.conversion_report.verification[0].shape[0] == 1
