@@ -95,6 +95,12 @@ def find_head(model):
             head = Head(layer, layers, node.input_tensors[0])
             break
         if not isinstance(layer, (L.Dense,) + ELEMENTWISE + LAST_AXIS):
+            if not layers:
+                raise UserInputError(
+                    f"'{model.name}' has no Flatten -> Dense or GlobalAveragePooling "
+                    f"-> Dense classifier head at its output (it ends with "
+                    f"'{layer.name}', a {type(layer).__name__})"
+                )
             raise UserInputError(
                 f"layer '{layer.name}' ({type(layer).__name__}) between the "
                 "classifier head and the output is not a per-position "

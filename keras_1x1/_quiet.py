@@ -39,8 +39,14 @@ def native_stderr_silenced():
 
 
 def probe_devices():
-    """Let TensorFlow probe its devices now, quietly (command line only)."""
+    """Let TensorFlow probe its devices now, quietly (command line only).
+
+    Also keeps TensorFlow's Python logger to errors: its retracing notes
+    are about TensorFlow internals, not about the user's model.
+    """
     with native_stderr_silenced():
         import tensorflow as tf
 
         tf.config.list_physical_devices()
+    if wanted():
+        tf.get_logger().setLevel("ERROR")
