@@ -189,6 +189,11 @@ class Rebuilder:
     # -- layers and weights -------------------------------------------------
 
     def _clone(self, layer):
+        if isinstance(layer, keras.layers.Lambda) and not layer.weights:
+            # Its function is already in memory; re-deserializing it would
+            # need unsafe deserialization for nothing. It has no state, so
+            # the new model can call the same object.
+            return layer
         new = type(layer).from_config(layer.get_config())
         self._pending.append((new, layer))
         return new
