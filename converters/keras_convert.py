@@ -56,8 +56,8 @@ def _check(model, target):
 
 
 def _finish(model, new_model, report, verify):
-    if verify:
-        inputs = verify if not isinstance(verify, bool) else None
+    if verify is not False and verify is not None:
+        inputs = None if verify is True else verify
         verify_outputs(model, new_model, report, inputs=inputs)
     new_model.conversion_report = report
     return new_model

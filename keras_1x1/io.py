@@ -46,7 +46,9 @@ def load_model(path, *, unsafe=False, compile=True):
             f"{path}: expected a Keras model file ending in .keras or .h5"
         )
     if suffix in KERAS_SUFFIXES and not zipfile.is_zipfile(path):
-        raise UserInputError(f"{path}: not a .keras model archive (not a zip file)")
+        raise UserInputError(
+            f"{path}: not a .keras model archive (not a zip file, or truncated)"
+        )
     if suffix in H5_SUFFIXES:
         import h5py
 
@@ -148,6 +150,11 @@ def atomic_output(path):
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as error:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        reason = error.strerror or str(error)
+        raise UserInputError(f"{path}: writing failed ({reason}); nothing was written") from error
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
