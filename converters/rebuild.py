@@ -200,18 +200,23 @@ class Rebuilder:
 
     def _assign_weights(self):
         for new, source in self._pending:
-            if not new.built and (source if isinstance(source, list) else source.weights):
+            if isinstance(source, list):
+                values = source
+                shapes = [tuple(a.shape) for a in source]
+            else:
+                values = source.weights  # variables: assigned without a numpy copy
+                shapes = [tuple(v.shape) for v in values]
+            if not new.built and values:
                 raise UserInputError(
                     f"layer '{new.name}' was not used in the rebuilt model"
                 )
-            arrays = source if isinstance(source, list) else source.get_weights()
-            current = new.get_weights()
-            if [a.shape for a in current] != [tuple(a.shape) for a in arrays]:
+            expected = [tuple(v.shape) for v in new.weights]
+            if expected != shapes:
                 raise UserInputError(
                     f"layer '{new.name}' ({type(new).__name__}) now expects "
-                    f"weights of shapes {[a.shape for a in current]}, but the "
-                    f"original has {[tuple(a.shape) for a in arrays]}; its "
-                    "weights depend on the input shape"
+                    f"weights of shapes {expected}, but the original has "
+                    f"{shapes}; its weights depend on the input shape"
                 )
-            new.set_weights(arrays)
+            for variable, value in zip(new.weights, values):
+                variable.assign(value)
         self._pending = []

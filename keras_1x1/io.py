@@ -149,6 +149,11 @@ def atomic_output(path):
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        # mkstemp makes the file private (0600); give it the permissions a
+        # plainly created file would have.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except OSError as error:
         with contextlib.suppress(FileNotFoundError):
