@@ -208,16 +208,27 @@ class PointwiseBase(keras.layers.Layer):
         # picks the last axis when it has as many entries as there are
         # channels).
         x = ops.moveaxis(inputs, 1, -1) if channels_first else inputs
+        activated = False
         if form == "conv":
             y = self._conv_channels_last(x, strides)
+            if self.use_bias:
+                y = ops.add(y, self.bias)
         else:
+            # The matrix multiply, bias and activation run on the 2-D view
+            # (positions, channels), so TensorFlow fuses them into one op;
+            # the reshape back comes last.
             x = self._subsample(x, strides)
-            y = self._dense_channels_last(x)
-        if self.use_bias:
-            y = ops.add(y, self.bias)
+            lead = tuple(ops.shape(x)[:-1])
+            y = self._dense_channels_last(ops.reshape(x, (-1, x.shape[-1])))
+            if self.use_bias:
+                y = ops.add(y, self.bias)
+            if self.activation is not None and not channels_first:
+                y = self.activation(y)
+                activated = True
+            y = ops.reshape(y, lead + (self.units,))
         if channels_first:
             y = ops.moveaxis(y, -1, 1)
-        if self.activation is not None:
+        if self.activation is not None and not activated:
             y = self.activation(y)
         return y
 
