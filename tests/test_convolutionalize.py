@@ -117,7 +117,7 @@ def test_global_average_pooling_head_gains_a_class_map():
     logits = class_map.mean(axis=(1, 2))
     np.testing.assert_allclose(keras.ops.softmax(logits).numpy(), scores, atol=1e-6)
     # And it is the Dense applied at every pixel of the feature map.
-    features = keras.Model(cam.inputs, cam.get_layer("features").output)
+    features = keras.Model(cam.inputs[0], cam.get_layer("features").output)
     kernel, bias = model.get_layer("scores").get_weights()
     np.testing.assert_allclose(
         class_map, checks.run(features, images)[0] @ kernel + bias, atol=1e-5
