@@ -44,9 +44,12 @@ def _tolerances(values):
 
 
 def build_parser():
+    # --debug is accepted before or after the command; SUPPRESS keeps a
+    # subcommand from resetting a --debug given before it.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--debug", action="store_true", help="show tracebacks on errors"
+        "--debug", action="store_true", default=argparse.SUPPRESS,
+        help="show tracebacks on errors",
     )
     loading = argparse.ArgumentParser(add_help=False)
     loading.add_argument(
@@ -212,6 +215,7 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.debug = getattr(args, "debug", False)
     try:
         from keras_1x1.errors import ConversionError, UserInputError
     except ImportError as error:  # pragma: no cover - broken installation
