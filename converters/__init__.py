@@ -33,8 +33,8 @@ _EXPORTS = {
     "canonicalize": "canonical",
     "fingerprint": "canonical",
     "graph_diff": "canonical",
-    "compare": "compare",
-    "CompareResult": "compare",
+    "compare": "comparison",
+    "CompareResult": "comparison",
 }
 
 __all__ = sorted(_EXPORTS)

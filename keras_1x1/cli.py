@@ -187,11 +187,15 @@ def _cmd_convert(args):
 
 
 def _cmd_export(args):
-    _not_yet("export")
+    from keras_1x1._cmd_onnx import run_export
+
+    return run_export(args)
 
 
 def _cmd_compare(args):
-    _not_yet("compare")
+    from keras_1x1._cmd_onnx import run_compare
+
+    return run_compare(args)
 
 
 def _cmd_validate(args):

@@ -1,0 +1,333 @@
+"""Export Keras models to ONNX with tf2onnx.
+
+tf2onnx's ``from_keras`` does not understand Keras 3 Sequential models, so the
+model is wrapped in a ``tf.function`` whose input signature is built from the
+model's inputs (batch dimension ``None``) and converted with
+``tf2onnx.convert.from_function``. The wrapped function returns a dict, so
+the ONNX outputs carry the Keras output names; the ONNX inputs carry the
+Keras input names.
+
+>>> from keras_1x1 import converters
+>>> proto = converters.export_onnx(model, "model.onnx")      # doctest: +SKIP
+>>> [i.name for i in proto.graph.input]                      # doctest: +SKIP
+['image']
+"""
+
+import contextlib
+import re
+
+from keras_1x1.errors import UserInputError
+
+__all__ = ["export_onnx", "DEFAULT_OPSET", "MIN_OPSET", "MAX_OPSET"]
+
+# 17 is supported by every onnxruntime since 1.13 and by tf2onnx >= 1.13;
+# 18 is the highest opset tf2onnx 1.17 emits. Below 13 several ops this
+# package rewrites (Unsqueeze/Squeeze/Slice with tensor inputs) change form.
+DEFAULT_OPSET = 17
+MIN_OPSET = 13
+MAX_OPSET = 18
+
+
+def check_opset(opset):
+    """The opset to use: `DEFAULT_OPSET` for None, else a checked integer."""
+    if opset is None:
+        return DEFAULT_OPSET
+    if isinstance(opset, bool) or not isinstance(opset, int):
+        raise UserInputError(f"opset must be an integer, got {opset!r}")
+    if opset > MAX_OPSET:
+        raise UserInputError(
+            f"opset {opset} is not supported: tf2onnx exports at most opset "
+            f"{MAX_OPSET}; use --opset {MAX_OPSET} or lower"
+        )
+    if opset < MIN_OPSET:
+        raise UserInputError(
+            f"opset {opset} is not supported: keras-1x1 exports opset {MIN_OPSET} to {MAX_OPSET}"
+        )
+    return opset
+
+
+def _flat_inputs(model):
+    """The model's input structure and its flat list of KerasTensors."""
+    from keras import tree
+
+    structure = None
+    try:
+        structure = model.input
+    except (AttributeError, ValueError):
+        # A Sequential model built from an Input knows `inputs` before it
+        # has been called.
+        inputs = getattr(model, "inputs", None)
+        if inputs:
+            structure = inputs[0] if len(inputs) == 1 else list(inputs)
+    if structure is None:
+        raise UserInputError(
+            f"model '{model.name}' has no defined inputs (build it with "
+            "keras.Input or call it on data first); subclassed models are not "
+            "supported by the ONNX export"
+        )
+    return structure, tree.flatten(structure)
+
+
+def _clean(name, fallback):
+    name = str(name or "").split(":")[0]
+    return name if name else fallback
+
+
+def output_names(model):
+    """The names the ONNX outputs get: dict keys, or Keras' output names."""
+    structure = getattr(model, "_outputs_struct", None)
+    if isinstance(structure, dict):
+        names = [str(k) for k in structure]
+    else:
+        names = getattr(model, "output_names", None)
+        if not names:
+            # Sequential: its one output is the last layer's.
+            count = len(getattr(model, "outputs", None) or [None])
+            last = model.layers[-1].name if model.layers else "output"
+            names = [last] if count == 1 else [f"{last}_{i}" for i in range(count)]
+        names = list(names)
+    names = [_clean(n, f"output_{i}") for i, n in enumerate(names)]
+    seen = set()
+    unique = []
+    for name in names:
+        candidate, n = name, 1
+        while candidate in seen:
+            candidate = f"{name}_{n}"
+            n += 1
+        seen.add(candidate)
+        unique.append(candidate)
+    return unique
+
+
+def input_names(model):
+    """The names the ONNX inputs get (the Keras input names, in flat order)."""
+    _, flat = _flat_inputs(model)
+    names = [_clean(getattr(t, "name", None), f"input_{i}") for i, t in enumerate(flat)]
+    layer = getattr(model, "_layers", None)
+    if len(names) == 1 and names[0].startswith("keras_tensor") and layer:
+        # A Sequential model's input tensor has an automatic name; its
+        # InputLayer has the one the user sees.
+        if type(layer[0]).__name__ == "InputLayer":
+            names = [layer[0].name]
+    return names
+
+
+def keras_outputs(model, outputs):
+    """Map a Keras model's call result to ``{onnx output name: array}``."""
+    import numpy as np
+    from keras import tree
+
+    names = output_names(model)
+    if isinstance(outputs, dict):
+        structure = getattr(model, "_outputs_struct", None)
+        keys = list(structure) if isinstance(structure, dict) else list(outputs)
+        values = [outputs[k] for k in keys]
+    else:
+        values = tree.flatten(outputs)
+    return {n: np.asarray(v) for n, v in zip(names, values)}
+
+
+def keras_feed(model, feeds):
+    """Pack ``{onnx input name: array}`` into the structure the model takes."""
+    from keras import tree
+
+    structure, flat = _flat_inputs(model)
+    names = input_names(model)
+    missing = [n for n in names if n not in feeds]
+    if missing:
+        raise UserInputError(f"no input given for {', '.join(missing)}")
+    values = [feeds[n] for n in names]
+    if not isinstance(structure, (dict, list, tuple)):
+        return values[0]
+    return tree.pack_sequence_as(structure, values)
+
+
+def run_keras(model, feeds):
+    """Run a Keras model on ``{input name: array}``; ``{output name: array}``."""
+    outputs = model(keras_feed(model, feeds), training=False)
+    return keras_outputs(model, outputs)
+
+
+def export_onnx(model, path=None, *, opset=None, overwrite=False):
+    """Export a Keras model to ONNX; returns the ``onnx.ModelProto``.
+
+    Args:
+        model: a Sequential or Functional `keras.Model` (built, with inputs).
+        path: where to write the `.onnx` file (atomically), or None.
+        opset: the ONNX opset, 13 to 18 (tf2onnx's limit); default 17.
+        overwrite: replace an existing `path`.
+
+    The ONNX graph keeps the Keras input names and output names, and its
+    batch dimension is dynamic.
+
+    >>> proto = export_onnx(model, opset=17)                   # doctest: +SKIP
+    """
+    opset = check_opset(opset)
+    if path is not None:
+        from keras_1x1.io import output_path
+
+        output_path(path, overwrite=overwrite, suffixes=(".onnx",))
+    proto = _convert(model, opset)
+    if path is not None:
+        from keras_1x1.io import write_bytes
+
+        write_bytes(proto.SerializeToString(), path, overwrite=overwrite, suffixes=(".onnx",))
+    return proto
+
+
+def _convert(model, opset):
+    import keras
+    import tensorflow as tf
+
+    from keras_1x1._quiet import native_stderr_silenced
+
+    if not isinstance(model, keras.Model):
+        raise UserInputError(f"expected a keras.Model, got {type(model).__name__}")
+    structure, flat = _flat_inputs(model)
+    in_names = input_names(model)
+    if len(set(in_names)) != len(in_names):
+        raise UserInputError(f"model '{model.name}' has repeated input names {in_names}")
+    out_names = output_names(model)
+    specs = []
+    for tensor, name in zip(flat, in_names):
+        shape = (None,) + tuple(tensor.shape[1:])
+        dtype = tf.as_dtype(keras.backend.standardize_dtype(tensor.dtype))
+        specs.append(tf.TensorSpec(shape, dtype, name=_tf_name(name)))
+
+    def call(*args):
+        if isinstance(structure, (dict, list, tuple)):
+            packed = keras.tree.pack_sequence_as(structure, list(args))
+        else:
+            packed = args[0]
+        result = model(packed, training=False)
+        return keras_outputs_tf(model, result, out_names)
+
+    function = tf.function(call, input_signature=specs, autograph=False)
+    with native_stderr_silenced():
+        import tf2onnx
+
+        try:
+            with _convolutions_without_xla():
+                proto, _ = tf2onnx.convert.from_function(
+                    function, input_signature=specs, opset=opset
+                )
+        except UserInputError:
+            raise
+        except Exception as error:  # noqa: BLE001 - re-raised with context
+            text = " ".join(str(error).split())[:300]
+            raise UserInputError(
+                f"tf2onnx cannot export model '{model.name}': {type(error).__name__}: {text}"
+            ) from error
+    _check_converted(proto, model)
+    _restore_names(proto, in_names, out_names, [_tf_name(n) for n in in_names])
+    proto.producer_name = "keras-1x1 (tf2onnx)"
+    return proto
+
+
+@contextlib.contextmanager
+def _convolutions_without_xla():
+    """Trace Keras convolutions as plain TensorFlow Conv ops.
+
+    Keras' TensorFlow backend runs grouped convolutions and channels_first
+    Conv3D inside a nested ``tf.function(jit_compile=True)``, because the
+    TensorFlow CPU kernels cannot execute them. tf2onnx cannot see inside
+    such a call and would leave a ``StatefulPartitionedCall`` node in the
+    ONNX graph. The traced graph is only converted, never executed, so the
+    plain op (which TensorFlow can build, with ``groups`` read from the
+    channel counts) is what the export needs.
+    """
+    from keras.src import backend
+
+    module = backend.nn
+    original = getattr(module, "conv", None)
+    if backend.backend() != "tensorflow" or original is None:
+        yield
+        return
+
+    def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+        import tensorflow as tf
+
+        data_format = backend.standardize_data_format(data_format)
+        tf_format = module._convert_data_format(data_format, len(inputs.shape))
+        return tf.nn.convolution(
+            inputs,
+            kernel,
+            strides,
+            padding.upper(),
+            data_format=tf_format,
+            dilations=dilation_rate,
+        )
+
+    module.conv = conv
+    try:
+        yield
+    finally:
+        module.conv = original
+
+
+def _check_converted(proto, model):
+    """Refuse graphs where tf2onnx left TensorFlow ops it could not convert."""
+    import onnx
+
+    unknown = sorted(
+        {
+            f"{n.op_type}" + (f" ({n.domain})" if n.domain else "")
+            for n in proto.graph.node
+            if not onnx.defs.has(n.op_type, n.domain or "")
+        }
+    )
+    if unknown:
+        raise UserInputError(
+            f"tf2onnx could not convert every op of model '{model.name}': "
+            f"{', '.join(unknown)} remain in the graph"
+        )
+
+
+def keras_outputs_tf(model, result, names):
+    from keras import tree
+
+    if isinstance(result, dict):
+        structure = getattr(model, "_outputs_struct", None)
+        keys = list(structure) if isinstance(structure, dict) else list(result)
+        values = [result[k] for k in keys]
+    else:
+        values = tree.flatten(result)
+    if len(values) != len(names):
+        raise UserInputError(
+            f"model '{model.name}' returned {len(values)} outputs, expected {len(names)}"
+        )
+    return {n: v for n, v in zip(names, values)}
+
+
+def _tf_name(name):
+    """A name TensorFlow accepts for a TensorSpec."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.\-/]", "_", name)
+    if not re.match(r"[A-Za-z0-9.]", cleaned[:1]):
+        cleaned = "x" + cleaned
+    return cleaned
+
+
+def _restore_names(proto, in_names, out_names, tf_in_names):
+    """Rename graph inputs back to the Keras names; order outputs as Keras."""
+    graph = proto.graph
+    wanted = dict(zip(tf_in_names, in_names))
+    renames = {}
+    for value in graph.input:
+        want = wanted.get(value.name.split(":")[0])
+        if want is not None and value.name != want:
+            renames[value.name] = want
+    if renames:
+        for value in graph.input:
+            value.name = renames.get(value.name, value.name)
+        for node in graph.node:
+            for i, name in enumerate(node.input):
+                if name in renames:
+                    node.input[i] = renames[name]
+    by_name = {o.name: o for o in graph.output}
+    if set(by_name) == set(out_names):
+        ordered = [by_name[n] for n in out_names]
+        copies = [type(o)() for o in ordered]
+        for copy, original in zip(copies, ordered):
+            copy.CopyFrom(original)
+        del graph.output[:]
+        graph.output.extend(copies)

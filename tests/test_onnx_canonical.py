@@ -1,0 +1,528 @@
+"""Canonical ONNX graphs: the conv form and the dense form of one trained
+model get the same fingerprint, and the canonical graph computes what the
+raw export computes. Real tf2onnx exports, real onnxruntime sessions."""
+
+import random
+
+import keras
+import numpy as np
+import onnx
+import pytest
+from keras_1x1.converters import canonical, runtime
+
+import keras_1x1
+from keras_1x1 import converters
+
+L = keras.layers
+
+
+# -- the two forms of one model, built by hand ------------------------------------------
+
+
+def _pointwise(form, units, name, *, strides=1, groups=1, rank=4, use_bias=True):
+    """A pointwise layer in the conv form (ConvND k=1) or the dense form (Dense)."""
+    if form == "dense":
+        return L.Dense(units, use_bias=use_bias, name=name)
+    conv = {3: L.Conv1D, 4: L.Conv2D, 5: L.Conv3D}[rank]
+    return conv(units, 1, strides=strides, groups=groups, use_bias=use_bias, name=name)
+
+
+def residual(form):
+    """3x3 conv, BatchNorm, relu, two pointwise layers with BN, residual add."""
+    x = keras.Input((8, 8, 16), name="image")
+    h = L.Conv2D(16, 3, padding="same", name="stem")(x)
+    h = L.BatchNormalization(name="bn0")(h)
+    h = L.ReLU(name="relu0")(h)
+    a = _pointwise(form, 24, "pw1")(h)
+    a = L.BatchNormalization(name="bn1")(a)
+    a = L.ReLU(name="relu1")(a)
+    a = _pointwise(form, 16, "pw2")(a)
+    h = L.Add(name="add")([h, a])
+    h = L.Conv2D(8, 3, padding="same", name="head")(h)
+    return keras.Model(x, h, name=f"residual_{form}")
+
+
+def strided(form):
+    """A strided 1x1 conv == subsample, then Dense (odd map size, 'same')."""
+    x = keras.Input((9, 9, 8), name="image")
+    h = L.Conv2D(8, 3, padding="same", activation="relu", name="stem")(x)
+    if form == "conv":
+        h = L.Conv2D(12, 1, strides=2, padding="same", name="pw")(h)
+    else:
+        h = keras_1x1.PixelDense(12, name="pw")(L.MaxPooling2D(1, strides=2, name="sub")(h))
+    h = L.ReLU(name="relu")(h)
+    return keras.Model(x, h, name=f"strided_{form}")
+
+
+def grouped(form):
+    """A grouped 1x1 conv == Dense with a block-diagonal kernel."""
+    x = keras.Input((6, 6, 8), name="image")
+    h = L.Conv2D(8, 3, padding="same", name="stem")(x)
+    h = _pointwise(form, 12, "pw", groups=4)(h)
+    return keras.Model(x, L.ReLU(name="relu")(h), name=f"grouped_{form}")
+
+
+def conv1d(form):
+    x = keras.Input((10, 8), name="sequence")
+    h = L.Conv1D(8, 3, padding="same", activation="relu", name="stem")(x)
+    h = _pointwise(form, 16, "pw1", rank=3)(h)
+    h = L.ReLU(name="relu")(h)
+    h = _pointwise(form, 16, "pw2", rank=3)(h)
+    return keras.Model(x, L.Activation("sigmoid", name="sigmoid")(h), name=f"conv1d_{form}")
+
+
+def conv3d(form):
+    x = keras.Input((4, 4, 4, 3), name="volume")
+    h = L.Conv3D(4, 3, padding="same", activation="relu", name="stem")(x)
+    h = _pointwise(form, 6, "pw", rank=5)(h)
+    return keras.Model(x, h, name=f"conv3d_{form}")
+
+
+def classifier(form):
+    """Pointwise layers, global pooling and a Dense head (Gemm/MatMul on 2-D)."""
+    x = keras.Input((8, 8, 4), name="image")
+    h = L.Conv2D(8, 3, name="stem")(x)
+    h = _pointwise(form, 8, "pw")(h)
+    h = L.GlobalAveragePooling2D(name="pool")(h)
+    h = L.Dense(5, name="logits")(h)
+    return keras.Model(x, h, name=f"classifier_{form}")
+
+
+def channels_first(form):
+    """keras_1x1 layers on channels_first maps (the map acts on axis 1)."""
+    x = keras.Input((8, 6, 6), name="image")
+    h = keras_1x1.Conv1x1(8, data_format="channels_first", name="pw1")(x, form=form)
+    h = L.ReLU(name="relu")(h)
+    h = keras_1x1.Conv1x1(4, strides=2, data_format="channels_first", name="pw2")(h, form=form)
+    return keras.Model(x, h, name=f"channels_first_{form}")
+
+
+def einsum_channels_first(form):
+    """Conv2D 1x1 on a channels_first map against EinsumDense on axis 1."""
+    x = keras.Input((8, 6, 6), name="image")
+    if form == "conv":
+        h = L.Conv2D(12, 1, data_format="channels_first", name="pw")(x)
+    else:
+        h = L.EinsumDense("abcd,be->aecd", output_shape=(12, None, None), bias_axes="e", name="pw")(
+            x
+        )
+    return keras.Model(x, L.ReLU(name="relu")(h), name=f"einsum_channels_first_{form}_xla")
+
+
+def einsum_last_axis(form):
+    x = keras.Input((6, 6, 8), name="image")
+    h = L.Conv2D(8, 3, padding="same", name="stem")(x)
+    if form == "conv":
+        h = L.Conv2D(12, 1, name="pw")(h)
+    else:
+        h = L.EinsumDense("abcd,de->abce", output_shape=(None, None, 12), bias_axes="e", name="pw")(
+            h
+        )
+    return keras.Model(x, L.ReLU(name="relu")(h), name=f"einsum_{form}")
+
+
+def keras_1x1_grouped(form):
+    """Conv1x1(groups=4) in its conv form against its grouped-einsum dense form."""
+    x = keras.Input((6, 6, 8), name="image")
+    h = L.Conv2D(8, 3, padding="same", name="stem")(x)
+    h = keras_1x1.Conv1x1(12, groups=4, name="pw")(h, form=form)
+    return keras.Model(x, L.ReLU(name="relu")(h), name=f"k1x1_grouped_{form}")
+
+
+def dynamic_spatial(form):
+    """Spatial dims unknown (a convolutionalized model): every dim is symbolic."""
+    x = keras.Input((None, None, 3), name="image")
+    h = L.Conv2D(4, 3, activation="relu", name="stem")(x)
+    h = _pointwise(form, 6, "pw1")(h)
+    h = L.ReLU(name="relu")(h)
+    h = _pointwise(form, 5, "pw2")(h)
+    return keras.Model(x, h, name=f"dynamic_{form}")
+
+
+def sequential(form):
+    return keras.Sequential(
+        [
+            keras.Input((5, 5, 3), name="image"),
+            L.Conv2D(4, 3, padding="same", name="stem"),
+            _pointwise(form, 6, "pw"),
+            L.ReLU(name="relu"),
+        ],
+        name=f"sequential_{form}",
+    )
+
+
+def keras_1x1_layers(form):
+    """Conv1x1 (conv form) against PixelDense (dense form)."""
+    x = keras.Input((7, 7, 6), name="image")
+    layer = keras_1x1.Conv1x1 if form == "conv" else keras_1x1.PixelDense
+    h = layer(10, activation="relu", name="pw1")(x)
+    h = layer(6, name="pw2")(h)
+    return keras.Model(x, h, name=f"k1x1_{form}")
+
+
+BUILDERS = {
+    "residual": residual,
+    "strided": strided,
+    "grouped": grouped,
+    "conv1d": conv1d,
+    "conv3d": conv3d,
+    "classifier": classifier,
+    "channels_first": channels_first,
+    "sequential": sequential,
+    "keras_1x1_layers": keras_1x1_layers,
+    "keras_1x1_grouped": keras_1x1_grouped,
+    "einsum_channels_first": einsum_channels_first,
+    "einsum_last_axis": einsum_last_axis,
+    "dynamic_spatial": dynamic_spatial,
+}
+
+
+def randomize(model, seed=0):
+    """Random weights, and BatchNorm statistics far from the identity."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if not weights:
+            continue
+        if isinstance(layer, L.BatchNormalization):
+            layer.set_weights([(rng.random(w.shape) + 0.5).astype(w.dtype) for w in weights])
+        else:
+            layer.set_weights([(rng.normal(size=w.shape) * 0.3).astype(w.dtype) for w in weights])
+
+
+def block_diagonal(kernel, groups):
+    """Conv kernel (1, .., Cin/g, Cout) -> Dense kernel (Cin, Cout)."""
+    cin_g, cout = kernel.shape[-2:]
+    k = kernel.reshape(cin_g, cout)
+    cout_g = cout // groups
+    dense = np.zeros((cin_g * groups, cout), kernel.dtype)
+    for g in range(groups):
+        dense[g * cin_g : (g + 1) * cin_g, g * cout_g : (g + 1) * cout_g] = k[
+            :, g * cout_g : (g + 1) * cout_g
+        ]
+    return dense
+
+
+def copy_weights(source, target):
+    """Carry every weight from `source` to the same-named layer of `target`."""
+    for layer in target.layers:
+        if not layer.weights:
+            continue
+        origin = source.get_layer(layer.name)
+        new = []
+        for a, b in zip(origin.get_weights(), layer.get_weights()):
+            if a.shape != b.shape:
+                groups = getattr(origin, "groups", 1)
+                a = block_diagonal(a, groups) if groups > 1 else a.reshape(b.shape)
+            new.append(a)
+        layer.set_weights(new)
+
+
+def sample(model, seed=1):
+    rng = np.random.default_rng(seed)
+    shape = tuple(9 if d is None else d for d in model.inputs[0].shape[1:])
+    return rng.normal(size=(2,) + shape).astype("float32")
+
+
+def run_onnx(proto, x):
+    session = runtime.make_session(proto, "cpu")
+    return list(runtime.run(session, {proto.graph.input[0].name: x}).values())[0]
+
+
+def run_keras(model, x):
+    if model.name.endswith("_xla"):
+        # TensorFlow's CPU kernels cannot run a channels_first Conv2D
+        # eagerly; XLA can.
+        import tensorflow as tf
+
+        return np.asarray(tf.function(lambda t: model(t, training=False), jit_compile=True)(x))
+    return np.asarray(model(x, training=False))
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    """name -> (conv model, dense model before copy, raw exports before/after)."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            keras.utils.set_random_seed(7)
+            conv = BUILDERS[name]("conv")
+            dense = BUILDERS[name]("dense")
+            randomize(conv)
+            dense_before = converters.export_onnx(dense)
+            out_before = run_keras(dense, sample(conv))
+            copy_weights(conv, dense)
+            cache[name] = {
+                "conv": conv,
+                "dense": dense,
+                "conv_onnx": converters.export_onnx(conv),
+                "dense_onnx": converters.export_onnx(dense),
+                "dense_onnx_before": dense_before,
+                "dense_out_before": out_before,
+            }
+        return cache[name]
+
+    return get
+
+
+# -- fingerprints across forms ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_conv_and_dense_forms_have_one_fingerprint(pairs, name):
+    pair = pairs(name)
+    x = sample(pair["conv"])
+    expected = run_keras(pair["conv"], x)
+    conv_print = converters.fingerprint(pair["conv_onnx"])
+
+    # Before the weights are copied the two forms are different models.
+    assert converters.fingerprint(pair["dense_onnx_before"]) != conv_print
+    assert np.abs(pair["dense_out_before"] - expected).max() > 1e-2
+
+    # After: one graph, and the same outputs.
+    assert converters.fingerprint(pair["dense_onnx"]) == conv_print
+    np.testing.assert_allclose(run_keras(pair["dense"], x), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_canonical_graph_computes_what_the_raw_export_computes(pairs, name):
+    pair = pairs(name)
+    x = sample(pair["conv"])
+    expected = run_keras(pair["conv"], x)
+    for key in ("conv_onnx", "dense_onnx"):
+        raw = pair[key]
+        canonical_proto = converters.canonicalize(raw)
+        raw_out = run_onnx(raw, x)
+        np.testing.assert_allclose(raw_out, expected, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(run_onnx(canonical_proto, x), raw_out, rtol=1e-4, atol=1e-5)
+        # Same interface: input and output names are kept.
+        assert [i.name for i in canonical_proto.graph.input] == [i.name for i in raw.graph.input]
+        assert [o.name for o in canonical_proto.graph.output] == [o.name for o in raw.graph.output]
+
+
+def test_canonical_form_has_matmul_add_per_pointwise_layer(pairs):
+    pair = pairs("residual")
+    for key in ("conv_onnx", "dense_onnx"):
+        proto = converters.canonicalize(pair[key])
+        ops = [n.op_type for n in proto.graph.node]
+        # Two pointwise layers (BN folded into the first): MatMul + Add each.
+        assert ops.count("MatMul") == 2
+        kernel_shapes = {tuple(i.dims) for i in proto.graph.initializer if len(i.dims) == 2}
+        assert kernel_shapes == {(16, 24), (24, 16)}
+        assert not {"Shape", "Gather", "Reshape", "Concat", "Cast", "Identity"} & set(ops)
+        # No pointwise Conv is left; only the two 3x3 convs.
+        assert ops.count("Conv") == 2
+        assert all(not n.name or n.name.startswith("n") for n in proto.graph.node)
+
+
+def test_grouped_conv_meets_the_block_diagonal_dense(pairs):
+    proto = converters.canonicalize(pairs("grouped")["conv_onnx"])
+    kernels = [onnx.numpy_helper.to_array(i) for i in proto.graph.initializer if i.dims == [8, 12]]
+    assert len(kernels) == 1
+    blocks = kernels[0].reshape(4, 2, 4, 3).transpose(0, 2, 1, 3)
+    assert not np.any(blocks[~np.eye(4, dtype=bool)])
+
+
+def test_canonicalize_is_idempotent(pairs):
+    for name in ("residual", "strided", "conv1d", "classifier"):
+        raw = pairs(name)["dense_onnx"]
+        once = converters.canonicalize(raw)
+        twice = converters.canonicalize(once)
+        assert converters.fingerprint(once) == converters.fingerprint(twice)
+        assert converters.fingerprint(once) == converters.fingerprint(raw)
+        assert [n.op_type for n in once.graph.node] == [n.op_type for n in twice.graph.node]
+        assert once.SerializeToString() == twice.SerializeToString()
+
+
+def test_canonicalize_does_not_change_its_input(pairs):
+    raw = pairs("residual")["conv_onnx"]
+    before = raw.SerializeToString()
+    converters.canonicalize(raw)
+    converters.fingerprint(raw)
+    assert raw.SerializeToString() == before
+
+
+# -- what the fingerprint sees and does not see -----------------------------------------
+
+
+def test_one_weight_changes_the_fingerprint_and_the_diff_names_it(pairs):
+    raw = pairs("residual")["conv_onnx"]
+    changed = onnx.ModelProto()
+    changed.CopyFrom(raw)
+    target = next(i for i in changed.graph.initializer if list(i.dims) == [24, 16, 1, 1])
+    array = onnx.numpy_helper.to_array(target).copy()
+    array[3, 5, 0, 0] += 0.125
+    target.CopyFrom(onnx.numpy_helper.from_array(array, target.name))
+
+    assert converters.fingerprint(changed) != converters.fingerprint(raw)
+    diff = converters.graph_diff(raw, changed)
+    assert "weight (16, 24) float32 differs in 1 of 384 entries" in diff
+    # BatchNorm bn1 is folded into that kernel, so the difference is scaled.
+    assert "max difference 0.1" in diff and "at (5, 3)" in diff
+    assert converters.graph_diff(raw, pairs("residual")["dense_onnx"]) is None
+
+
+def test_structure_changes_the_fingerprint(pairs):
+    keras.utils.set_random_seed(3)
+    base = residual("conv")
+    randomize(base)
+    x = keras.Input((8, 8, 16), name="image")
+    h = base.get_layer("stem")(x)
+    h = base.get_layer("bn0")(h)
+    h = L.ReLU()(h)
+    a = base.get_layer("pw1")(h)
+    a = base.get_layer("bn1")(a)
+    a = L.Activation("sigmoid")(a)  # relu1 -> sigmoid
+    a = base.get_layer("pw2")(a)
+    h = L.Add()([h, a])
+    changed = keras.Model(x, base.get_layer("head")(h))
+    raw = converters.export_onnx(base)
+    other = converters.export_onnx(changed)
+    assert converters.fingerprint(raw) != converters.fingerprint(other)
+    diff = converters.graph_diff(raw, other)
+    assert "first difference at node Relu vs Sigmoid" in diff
+
+
+def _reordered(proto, seed):
+    """The same graph with other names and another valid node order."""
+    model = onnx.ModelProto()
+    model.CopyFrom(proto)
+    graph = model.graph
+    keep = {v.name for v in graph.input} | {v.name for v in graph.output}
+    renames = {}
+    for node in graph.node:
+        for name in node.output:
+            if name not in keep:
+                renames[name] = f"renamed_{len(renames)}_{seed}"
+    for init in graph.initializer:
+        renames[init.name] = f"weight_{len(renames)}_{seed}"
+        init.name = renames[init.name]
+    for node in graph.node:
+        node.name = f"node_{random.Random(seed).random()}"
+        node.input[:] = [renames.get(n, n) for n in node.input]
+        node.output[:] = [renames.get(n, n) for n in node.output]
+    del graph.value_info[:]
+    # Kahn's algorithm with random choices: another topological order.
+    rng = random.Random(seed)
+    produced = {v.name for v in graph.input} | {i.name for i in graph.initializer} | {""}
+    pending = list(graph.node)
+    order = []
+    while pending:
+        ready = [n for n in pending if all(i in produced for i in n.input)]
+        pick = rng.choice(ready)
+        order.append(pick)
+        pending.remove(pick)
+        produced.update(pick.output)
+    nodes = [type(n)() for n in order]
+    for new, old in zip(nodes, order):
+        new.CopyFrom(old)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    initializers = [type(i)() for i in graph.initializer]
+    for new, old in zip(initializers, graph.initializer):
+        new.CopyFrom(old)
+    rng.shuffle(initializers)
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
+    return model
+
+
+def test_names_and_node_order_do_not_count(pairs):
+    raw = pairs("residual")["dense_onnx"]
+    other = _reordered(raw, seed=5)
+    assert [n.op_type for n in other.graph.node] != [n.op_type for n in raw.graph.node]
+    assert converters.fingerprint(other) == converters.fingerprint(raw)
+
+
+# -- deployment forms -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["residual", "strided", "grouped", "conv1d", "conv3d", "channels_first", "keras_1x1_grouped"],
+)
+def test_deployment_forms_match_keras(pairs, name):
+    pair = pairs(name)
+    x = sample(pair["conv"])
+    expected = run_keras(pair["conv"], x)
+    raw = pair["dense_onnx"]
+    conv_form = canonical.to_form(raw, "conv")
+    matmul_form = canonical.to_form(raw, "matmul")
+    np.testing.assert_allclose(run_onnx(matmul_form, x), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(run_onnx(conv_form, x), expected, rtol=1e-4, atol=1e-5)
+    # Both deployment forms are the same canonical graph.
+    assert converters.fingerprint(conv_form) == converters.fingerprint(raw)
+    assert converters.fingerprint(matmul_form) == converters.fingerprint(raw)
+    # The conv form has no pointwise MatMul on a map left.
+    kernels = {i.name: list(i.dims) for i in conv_form.graph.initializer}
+    for node in conv_form.graph.node:
+        if node.op_type == "MatMul":
+            pytest.fail(f"MatMul left in the conv form: {node}")
+        if node.op_type == "Conv" and all(d == 1 for d in kernels[node.input[1]][2:]):
+            attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+            if name in ("grouped", "keras_1x1_grouped"):
+                assert attrs.get("group") == 4
+            if name == "strided":
+                assert attrs.get("strides") == [2, 2]
+
+
+def test_conv_form_cancels_transposes_between_convs(pairs):
+    conv_form = canonical.to_form(pairs("residual")["dense_onnx"], "conv")
+    ops = [n.op_type for n in conv_form.graph.node]
+    # Only the input and output transposes remain: every conv works NCHW.
+    assert ops.count("Transpose") == 2
+    assert ops.count("Conv") == 4
+
+
+def test_to_form_rejects_unknown_forms(pairs):
+    with pytest.raises(keras_1x1.UserInputError, match="form must be one of raw, matmul, conv"):
+        canonical.to_form(pairs("sequential")["conv_onnx"], "nhwc")
+
+
+# -- real architectures -----------------------------------------------------------------
+
+
+def _dense_form_of(model):
+    """Every stride-1 ungrouped Conv2D 1x1 of `model` as a Dense (hand-made)."""
+
+    def clone(layer):
+        config = layer.get_config()
+        if (
+            type(layer) is L.Conv2D
+            and tuple(layer.kernel_size) == (1, 1)
+            and tuple(layer.strides) == (1, 1)
+            and layer.groups == 1
+        ):
+            return L.Dense(
+                layer.filters,
+                activation=config["activation"],
+                use_bias=layer.use_bias,
+                name=layer.name,
+            )
+        return layer.__class__.from_config(config)
+
+    dense = keras.models.clone_model(model, clone_function=clone)
+    return dense
+
+
+@pytest.mark.slow
+def test_mobilenet_v2_conv_and_dense_forms_have_one_fingerprint():
+    keras.utils.set_random_seed(11)
+    model = keras.applications.MobileNetV2(
+        weights=None, input_shape=(32, 32, 3), classes=10, alpha=0.35
+    )
+    randomize(model)
+    dense = _dense_form_of(model)
+    raw_before = converters.export_onnx(dense)
+    copy_weights(model, dense)
+    raw_conv = converters.export_onnx(model)
+    raw_dense = converters.export_onnx(dense)
+    conv_print = converters.fingerprint(raw_conv)
+    assert converters.fingerprint(raw_before) != conv_print
+    assert converters.fingerprint(raw_dense) == conv_print
+    x = sample(model)
+    expected = np.asarray(model(x, training=False))
+    np.testing.assert_allclose(
+        run_onnx(converters.canonicalize(raw_dense), x), expected, rtol=1e-4, atol=1e-5
+    )

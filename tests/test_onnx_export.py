@@ -1,0 +1,139 @@
+"""export_onnx: Sequential and Functional models, dynamic batch, names kept,
+opset checked, files written atomically. Real tf2onnx, real onnxruntime."""
+
+import keras
+import numpy as np
+import onnx
+import pytest
+from keras_1x1.converters import runtime
+
+import keras_1x1
+from keras_1x1 import UserInputError, converters
+
+L = keras.layers
+
+
+def _dims(value):
+    return [
+        d.dim_value if d.HasField("dim_value") else d.dim_param
+        for d in value.type.tensor_type.shape.dim
+    ]
+
+
+def test_sequential_exports_with_a_dynamic_batch():
+    model = keras.Sequential(
+        [keras.Input((6, 6, 3)), L.Conv2D(4, 1), L.ReLU(), L.Dense(2)], name="seq"
+    )
+    proto = converters.export_onnx(model)
+    (value,) = proto.graph.input
+    batch = _dims(value)[0]
+    assert isinstance(batch, str) and batch  # symbolic, not a number
+    assert _dims(value)[1:] == [6, 6, 3]
+    session = runtime.make_session(proto)
+    rng = np.random.default_rng(0)
+    for n in (1, 3):
+        x = rng.normal(size=(n, 6, 6, 3)).astype("float32")
+        (out,) = runtime.run(session, {value.name: x}).values()
+        np.testing.assert_allclose(out, np.asarray(model(x)), rtol=1e-5, atol=1e-6)
+
+
+def test_default_opset_is_17_and_limits_are_checked():
+    model = keras.Sequential([keras.Input((3,)), L.Dense(2)])
+    proto = converters.export_onnx(model)
+    assert {o.domain: o.version for o in proto.opset_import}[""] == 17
+    assert {o.domain: o.version for o in converters.export_onnx(model, opset=18).opset_import}[
+        ""
+    ] == 18
+    with pytest.raises(
+        UserInputError, match="opset 19 is not supported: tf2onnx exports at most opset 18"
+    ):
+        converters.export_onnx(model, opset=19)
+    with pytest.raises(UserInputError, match="opset 12 is not supported"):
+        converters.export_onnx(model, opset=12)
+    with pytest.raises(UserInputError, match="opset must be an integer"):
+        converters.export_onnx(model, opset="17")
+
+
+def test_functional_multi_input_dict_outputs_keep_their_names():
+    a = keras.Input((4, 4, 3), name="left")
+    b = keras.Input((4, 4, 3), name="right")
+    h = L.Concatenate()([L.Conv2D(2, 1)(a), L.Conv2D(2, 1)(b)])
+    model = keras.Model({"left": a, "right": b}, {"score": L.Dense(1)(h), "features": h})
+    proto = converters.export_onnx(model)
+    assert sorted(i.name for i in proto.graph.input) == ["left", "right"]
+    assert [o.name for o in proto.graph.output] == ["score", "features"]
+    rng = np.random.default_rng(1)
+    feeds = {n: rng.normal(size=(2, 4, 4, 3)).astype("float32") for n in ("left", "right")}
+    got = runtime.run(runtime.make_session(proto), feeds)
+    want = model(feeds)
+    for name in ("score", "features"):
+        np.testing.assert_allclose(got[name], np.asarray(want[name]), rtol=1e-5, atol=1e-6)
+
+
+def test_list_outputs_are_named_after_keras_output_names():
+    x = keras.Input((5,), name="x")
+    model = keras.Model(x, [L.Dense(2, name="first")(x), L.Dense(3, name="second")(x)])
+    proto = converters.export_onnx(model)
+    assert [o.name for o in proto.graph.output] == ["first", "second"]
+
+
+def test_grouped_and_channels_first_convs_export_as_onnx_ops():
+    # Keras runs these through a nested XLA function that tf2onnx cannot
+    # convert; the export traces them as plain convolutions.
+    x = keras.Input((4, 5, 5, 4), name="volume")
+    h = L.Conv3D(4, 1, data_format="channels_first", name="cf3d")(x)
+    y = keras.Input((5, 5, 8), name="image")
+    g = L.Conv2D(8, 1, groups=4, name="grouped")(y)
+    model = keras.Model([x, y], [h, g])
+    proto = converters.export_onnx(model)
+    ops = {n.op_type for n in proto.graph.node}
+    assert "StatefulPartitionedCall" not in ops and "Conv" in ops
+    groups = [
+        a.i
+        for n in proto.graph.node
+        if n.op_type == "Conv"
+        for a in n.attribute
+        if a.name == "group"
+    ]
+    assert 4 in groups
+
+
+def test_export_writes_atomically_and_refuses_to_overwrite(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), L.Dense(2)])
+    path = tmp_path / "model.onnx"
+    proto = converters.export_onnx(model, path)
+    assert onnx.load(str(path)) == proto
+    with pytest.raises(UserInputError, match="exists; pass --overwrite"):
+        converters.export_onnx(model, path)
+    converters.export_onnx(model, path, overwrite=True)
+    with pytest.raises(UserInputError, match="output must end in .onnx"):
+        converters.export_onnx(model, tmp_path / "model.txt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+
+
+def test_subclassed_model_gets_a_clear_error():
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = L.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+
+    with pytest.raises(UserInputError, match="has no defined inputs"):
+        converters.export_onnx(Net())
+    with pytest.raises(UserInputError, match="expected a keras.Model"):
+        converters.export_onnx("model.keras")
+
+
+def test_keras_1x1_layers_export_in_both_forms():
+    x = keras.Input((6, 6, 4), name="image")
+    layer = keras_1x1.Conv1x1(5, name="pw")
+    model = keras.Model(x, [layer(x), layer(x, form="dense")])
+    proto = converters.export_onnx(model)
+    rng = np.random.default_rng(2)
+    data = rng.normal(size=(2, 6, 6, 4)).astype("float32")
+    got = list(runtime.run(runtime.make_session(proto), {"image": data}).values())
+    want = [np.asarray(v) for v in model(data)]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
