@@ -148,6 +148,12 @@ def _apply(model, rule_set):
 def _normalize(model, rule_list):
     """Fold, rewrite and merge until nothing changes."""
     from onnxscript.rewriter import RewriteRuleSet
+    from onnxscript.rewriter import _rewrite_rule
+
+    # The rewriter records the rules that made each node in its metadata,
+    # joining the names at every rewrite; canonical graphs drop metadata,
+    # so that bookkeeping is only cost.
+    _rewrite_rule.merge_metadata = False
 
     rule_set = RewriteRuleSet(rule_list)
     for _ in range(_MAX_ROUNDS):
@@ -219,6 +225,36 @@ def _attr_python(attr):
     return None
 
 
+# Ops whose `axis` may be written negative, positive or left to its default:
+# one spelling (non-negative, always written) when the input rank is known.
+_AXIS_OPS = {"Softmax", "LogSoftmax", "Hardmax", "Concat", "Flatten", "Gather", "ArgMax", "ArgMin"}
+
+
+def _normalize_axes(model):
+    import onnx_ir as ir
+
+    versions = dict(model.opset_imports)
+    nodes = model.graph.all_nodes() if hasattr(model.graph, "all_nodes") else model.graph
+    for node in nodes:
+        if (node.domain or "") != "" or node.op_type not in _AXIS_OPS or not node.inputs:
+            continue
+        value = node.inputs[0]
+        shape = value.shape if value is not None else None
+        if shape is None:
+            continue
+        rank = len(shape)
+        if node.op_type == "Concat":
+            rank = len(node.outputs[0].shape) if node.outputs[0].shape is not None else rank
+        attr = node.attributes.get("axis")
+        if attr is None:
+            axis = _schema_default("", node.op_type, "axis", versions.get("", 1))
+        else:
+            axis = attr.as_int()
+        if axis is None or rank == 0:
+            continue
+        node.attributes["axis"] = ir.AttrInt64("axis", int(axis) % rank)
+
+
 def _strip_default_attributes(model):
     versions = dict(model.opset_imports)
     for node in model.graph.all_nodes() if hasattr(model.graph, "all_nodes") else model.graph:
@@ -249,6 +285,7 @@ def _finish(model, producer="keras-1x1 canonical"):
     common.RemoveUnusedNodesPass()(model)
     common.DeduplicateHashedInitializersPass(size_limit=_LARGE)(model)
     common.RemoveUnusedOpsetsPass()(model)
+    _normalize_axes(model)
     _strip_default_attributes(model)
     common.TopologicalSortPass()(model)
     _reinfer_shapes(model)

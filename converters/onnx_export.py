@@ -209,7 +209,10 @@ def _convert(model, opset):
         try:
             with _convolutions_without_xla():
                 proto, _ = tf2onnx.convert.from_function(
-                    function, input_signature=specs, opset=opset
+                    function,
+                    input_signature=specs,
+                    opset=opset,
+                    custom_op_handlers=_CUSTOM_OP_HANDLERS,
                 )
         except UserInputError:
             raise
@@ -222,6 +225,22 @@ def _convert(model, opset):
     _restore_names(proto, in_names, out_names, [_tf_name(n) for n in in_names])
     proto.producer_name = "keras-1x1 (tf2onnx)"
     return proto
+
+
+def _erfc(ctx, node, name, args):
+    """TensorFlow's Erfc (exact GELU uses it), which tf2onnx lacks: 1 - Erf(x)."""
+    import numpy as np
+    from tf2onnx import utils
+
+    dtype = utils.map_onnx_to_numpy_type(ctx.get_dtype(node.input[0]))
+    node.type = "Erf"
+    one = ctx.make_const(utils.make_name(f"{node.name}_one"), np.array(1, dtype=dtype))
+    sub = ctx.insert_new_node_on_output("Sub", node.output[0], name=utils.make_name(f"{node.name}_erfc"))
+    ctx.replace_inputs(sub, [one.output[0], node.output[0]])
+    return node
+
+
+_CUSTOM_OP_HANDLERS = {"Erfc": (_erfc, [])}
 
 
 @contextlib.contextmanager

@@ -27,22 +27,6 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _tolerances(values):
-    """Parse Polygraphy-style tolerances: `1e-5` or `OUTPUT:1e-5` entries."""
-    if values is None:
-        return None
-    result = {}
-    for value in values:
-        name, _, number = value.rpartition(":")
-        try:
-            result[name or None] = float(number)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"tolerance must be a number or OUTPUT:NUMBER, got {value!r}"
-            ) from None
-    return result
-
-
 def build_parser():
     # --debug is accepted before or after the command; SUPPRESS keeps a
     # subcommand from resetting a --debug given before it.
@@ -174,12 +158,6 @@ def build_parser():
     return parser
 
 
-def _not_yet(name):
-    from keras_1x1.errors import UserInputError
-
-    raise UserInputError(f"'{name}' is not available in this version yet")
-
-
 def _cmd_convert(args):
     from keras_1x1.commands import run_convert
 
@@ -199,7 +177,9 @@ def _cmd_compare(args):
 
 
 def _cmd_validate(args):
-    _not_yet("validate")
+    from keras_1x1.commands import run_validate
+
+    return run_validate(args)
 
 
 def _cmd_demo(args):

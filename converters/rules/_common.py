@@ -119,7 +119,8 @@ def const_array(value):
 
 def initializer(op, array, name=None):
     """Add `array` as a new initializer and return its value."""
-    array = np.ascontiguousarray(array)
+    # np.ascontiguousarray would turn a 0-D array into a 1-D one.
+    array = np.asarray(array, order="C")
     tensor = ir.tensor(array, name=name or fresh_name())
     return op.initializer(tensor, tensor.name)
 

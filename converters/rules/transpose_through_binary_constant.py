@@ -24,7 +24,7 @@ def permute_constant(array, perm):
     shape = list(moved.shape)
     while shape and shape[0] == 1:
         shape.pop(0)
-    return np.ascontiguousarray(moved.reshape(shape))
+    return np.asarray(moved.reshape(shape), order="C")
 
 
 class TransposeThroughBinaryConstant(pattern.RewriteRuleClassBase):
