@@ -168,7 +168,7 @@ def run_demo(args):
         model = keras.saving.load_model(_reference("nin"))
         data = digits.load_split()
     forms = step_round_trip(checks, model, data)
-    step_onnx(checks, forms, data)
+    step_onnx(checks, forms, data, OUTPUT)
     if not args.model:
         step_fcn(checks, data, OUTPUT)
     print()
@@ -177,6 +177,70 @@ def run_demo(args):
     return 0 if checks.passed else 1
 
 
-def step_onnx(checks, forms, data):
+def step_onnx(checks, forms, data, output):
+    from keras_1x1 import converters, io
+    from keras_1x1.converters import canonical, onnx_export, runtime
+    from keras_1x1.numeric import error_stats, sample_array
+
     heading(3, "ONNX: one canonical graph, the same outputs")
-    print("    (ONNX export is not part of this build yet)")
+    raw = {form: converters.export_onnx(model) for form, model in forms.items()}
+    graphs = {
+        "raw conv form": raw["conv"],
+        "raw dense form": raw["dense"],
+        "canonical (MatMul)": canonical.to_form(raw["conv"], "matmul"),
+        "canonical as NCHW Conv 1x1": canonical.to_form(raw["dense"], "conv"),
+    }
+    prints = {form: converters.fingerprint(proto) for form, proto in raw.items()}
+    for form, value in prints.items():
+        print(f"    canonical fingerprint of the {form} form:  {value}")
+    checks("the conv and dense forms have the same canonical ONNX graph",
+           prints["conv"] == prints["dense"])
+
+    name = runtime.input_specs(raw["conv"])[0][0]
+    if data is not None:
+        x = data[2]
+    else:
+        _, shape, dtype = runtime.input_specs(raw["conv"])[0]
+        x = sample_array(shape, dtype, np.random.default_rng(0), batch=64)
+    expected = onnx_export.run_keras(forms["conv"], {name: x})
+    sessions = {label: runtime.make_session(proto, "cpu") for label, proto in graphs.items()}
+    print(f"    onnxruntime (CPU) against Keras on {len(x)} inputs:")
+    all_ok = True
+    for label, session in sessions.items():
+        actual = runtime.run(session, {name: x})
+        for out, reference in expected.items():
+            stats = error_stats(out, actual[out], reference)
+            all_ok = all_ok and stats.ok
+            print(f"      {label:<27} max abs {stats.max_abs:.2g}  mean abs {stats.mean_abs:.2g}  "
+                  f"{'ok' if stats.ok else 'MISMATCH'}")
+    checks("every graph's outputs match Keras", all_ok)
+
+    output.mkdir(parents=True, exist_ok=True)
+    for label, proto in graphs.items():
+        path = output / (label.replace(" ", "_").replace("(", "").replace(")", "") + ".onnx")
+        io.write_bytes(proto.SerializeToString(), path, overwrite=True)
+    print(f"    wrote the four graphs to {output}/")
+
+    times = _latency(sessions, {name: x})
+    fastest = min(times, key=times.get)
+    print(f"    latency here (median of interleaved runs, batch of {len(x)}):")
+    for label, seconds in times.items():
+        print(f"      {label:<27} {seconds * 1e3:8.3f} ms   x{seconds / times[fastest]:.2f}")
+    print(f"    fastest on this machine: {fastest}")
+
+
+def _latency(sessions, feeds, rounds=15):
+    """Median time per run of each session, measured in interleaved rounds."""
+    from keras_1x1.converters import runtime
+
+    samples = {label: [] for label in sessions}
+    for session in sessions.values():
+        runtime.run(session, feeds)
+    for i in range(rounds):
+        labels = list(sessions)
+        labels = labels[i % len(labels):] + labels[: i % len(labels)]
+        for label in labels:
+            start = time.perf_counter()
+            runtime.run(sessions[label], feeds)
+            samples[label].append(time.perf_counter() - start)
+    return {label: float(np.median(values)) for label, values in samples.items()}
