@@ -161,3 +161,18 @@ def test_converters_fail_only_with_documented_errors(graph, operation):
         assert str(error) and "\n" not in str(error)
     else:
         assert result.conversion_report.verified
+
+
+@settings(
+    max_examples=max(4, EXAMPLES // 2),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    derandomize=os.environ.get("KERAS_1X1_FUZZ_EXAMPLES") is None,
+)
+@given(graphs())
+def test_random_graphs_have_one_canonical_graph_in_both_forms(graph):
+    model = _build_graph(*graph)
+    conv = converters.dense_to_conv(model)
+    dense = converters.conv_to_dense(model)
+    a, b = converters.export_onnx(conv), converters.export_onnx(dense)
+    assert converters.fingerprint(a) == converters.fingerprint(b), converters.graph_diff(a, b)
