@@ -18,6 +18,7 @@ import numpy as np
 from keras_1x1.errors import UserInputError
 
 from . import graph
+from . import pointwise
 from .pointwise import KERAS_CONV
 from .rebuild import IDENTITY, Replace
 
@@ -157,22 +158,19 @@ def _free_input_shape(model, layout):
     return (None,) + (None,) * (len(shape) - 2) + (shape[-1],)
 
 
-def _conv_kwargs(dense, name, activation=None):
+def _conv_kwargs(dense, name, spatial, activation=None):
+    """Constructor arguments of the convolution that replaces `dense`."""
     config = dense.get_config()
-    kwargs = {
-        key: config[key]
-        for key in (
-            "kernel_initializer",
-            "bias_initializer",
-            "kernel_regularizer",
-            "bias_regularizer",
-            "activity_regularizer",
-            "bias_constraint",
-        )
-        if key in config
-    }
+    kwargs = {key: config[key] for key in pointwise.SHARED if key in config}
+    # The Dense's input axis (0) is every input axis of the kernel
+    # (spatial..., channels); its output axis is the last one.
+    kwargs["kernel_constraint"] = pointwise.remap_constraint(
+        config.get("kernel_constraint"),
+        lambda a: list(range(spatial + 1)) if a == 0 else -1,
+    )
+    if activation is not None:
+        kwargs["activation"] = activation
     kwargs.update(
-        activation=config["activation"] if activation is None else activation,
         use_bias=dense.use_bias,
         dtype=dense.dtype_policy,
         trainable=dense.trainable,
@@ -231,7 +229,7 @@ def _plan_flatten(model, head, report, taken):
     kernel = np.transpose(kernel, permutation)
     conv = KERAS_CONV[spatial](
         first.units, window, padding="valid", data_format="channels_last",
-        **_conv_kwargs(first, first.name),
+        **_conv_kwargs(first, first.name, spatial),
     )
     plan[id(first)] = Replace([conv], [(conv, [kernel] + bias)])
     detail = f"kernel = W.reshape{tuple(kernel.shape)}"
@@ -241,7 +239,7 @@ def _plan_flatten(model, head, report, taken):
                f"{type(conv).__name__} {'x'.join(map(str, window))} 'valid'", detail)
     for dense in rest:
         conv = KERAS_CONV[spatial](
-            dense.units, 1, data_format="channels_last", **_conv_kwargs(dense, dense.name)
+            dense.units, 1, data_format="channels_last", **_conv_kwargs(dense, dense.name, spatial)
         )
         kernel, *bias = dense.get_weights()
         plan[id(dense)] = Replace(
@@ -272,7 +270,7 @@ def _plan_pooled(model, head, report, taken):
         )
     conv = KERAS_CONV[spatial](
         dense.units, 1, data_format="channels_last",
-        **_conv_kwargs(dense, map_name, activation="linear"),
+        **_conv_kwargs(dense, map_name, spatial, activation="linear"),
     )
     new_pool = type(pool).from_config(pool.get_config())
     kernel, *bias = dense.get_weights()

@@ -40,7 +40,7 @@ POOL_CLASSES = tuple(KERAS_POOL.values()) + (
 SPATIAL_LETTERS = "xyz"
 
 # Constructor arguments shared by convolutions, Dense and EinsumDense.
-_SHARED = (
+SHARED = (
     "activation",
     "kernel_initializer",
     "bias_initializer",
@@ -82,7 +82,7 @@ class Plan:
 
 def _shared_config(layer):
     config = layer.get_config()
-    shared = {key: config[key] for key in _SHARED if key in config}
+    shared = {key: config[key] for key in SHARED if key in config}
     shared["use_bias"] = bool(getattr(layer, "use_bias", True))
     shared["dtype"] = layer.dtype_policy
     shared["trainable"] = layer.trainable
@@ -285,14 +285,19 @@ def _einsum_tokens(spec):
 # -- constraints whose axes name kernel axes ----------------------------------
 
 
-def _remap_constraint(config, mapping):
+def remap_constraint(config, mapping):
     """A constraint config with its `axis` entries mapped; None drops them."""
     if not isinstance(config, dict) or "axis" not in config.get("config", {}):
         return config
     axes = config["config"]["axis"]
     single = isinstance(axes, int)
     axes = [axes] if single else list(axes)
-    mapped = [a2 for a2 in (mapping(a) for a in axes) if a2 is not None]
+    mapped = []
+    for axis in axes:
+        new = mapping(axis)
+        for a in new if isinstance(new, list) else [new]:
+            if a is not None and a not in mapped:
+                mapped.append(a)
     config = {**config, "config": {**config["config"]}}
     if not mapped:
         mapped = [0]
@@ -304,7 +309,7 @@ def _remap_constraint(config, mapping):
 
 
 def _base_kwargs(m, name):
-    kwargs = {key: m.config[key] for key in _SHARED if key in m.config}
+    kwargs = {key: m.config[key] for key in SHARED if key in m.config}
     kwargs.update(
         use_bias=m.bias is not None,
         dtype=m.config["dtype"],
@@ -332,7 +337,7 @@ def to_dense(m, target, taken):
     if m.groups > 1:
         detail.append(f"groups={m.groups} as a block-diagonal kernel")
     kwargs = _base_kwargs(m, m.source.name)
-    kwargs["kernel_constraint"] = _remap_constraint(
+    kwargs["kernel_constraint"] = remap_constraint(
         m.config["kernel_constraint"], lambda a: a - n if a >= n else (a if a < 0 else None)
     )
     arrays = [m.kernel] + ([m.bias] if m.bias is not None else [])
@@ -367,7 +372,7 @@ def to_conv(m, target, taken, strides=None):
     groups = detect_groups(m.kernel)
     kernel = grouped_kernel(m.kernel, groups) if groups > 1 else m.kernel
     kwargs = _base_kwargs(m, m.source.name)
-    kwargs["kernel_constraint"] = _remap_constraint(
+    kwargs["kernel_constraint"] = remap_constraint(
         m.config["kernel_constraint"], lambda a: a + n if a >= 0 else a
     )
     detail = []
