@@ -18,9 +18,17 @@ import harness  # noqa: E402  (run.py puts benchmarks/ on sys.path)
 
 
 def deep_stack(n_layers):
-    """A Functional model with `n_layers` layers (the input not counted)."""
+    """A Functional model with `n_layers` layers (the input not counted).
+
+    Keras maps a Functional graph recursively, a frame per layer of a
+    chain: a user who builds a 1,000-layer chain raises Python's recursion
+    limit first, as here.
+    """
+    import sys
+
     import keras
 
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 4 * n_layers + 1000))
     inputs = keras.Input((8, 8, 16), name="image")
     x = inputs
     for i in range(n_layers // 2):

@@ -17,9 +17,29 @@ their layer list. Shared layers stay shared; nested models are rebuilt
 recursively (on the shapes of the tensors they are now called on).
 """
 
+import contextlib
+import sys
+
 import keras
 
 from keras_1x1.errors import UserInputError
+
+
+@contextlib.contextmanager
+def deep_recursion(depth):
+    """Room for Keras' recursive graph walks on a model `depth` layers deep.
+
+    Keras maps a Functional graph recursively, one Python frame per layer
+    in a chain, so a chain deeper than Python's default recursion limit
+    (1,000) cannot be built without raising it; a model the user already
+    has was built that way, and rebuilding it must not fail for less.
+    """
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(previous, 4 * depth + 1000))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(previous)
 
 
 class Replace:
@@ -67,6 +87,14 @@ def check_rebuildable(model, what="model"):
     )
 
 
+def _models(model):
+    """The model and every model nested in it."""
+    yield model
+    for layer in getattr(model, "layers", ()):
+        if is_model(layer):
+            yield from _models(layer)
+
+
 def _is_functional(model):
     # Functional models (and Functional subclasses built from inputs and
     # outputs) carry a graph of nodes; subclassed models do not.
@@ -91,7 +119,9 @@ class Rebuilder:
         spatial dims for a convolutionalized model.
         """
         check_rebuildable(model)
-        new_model = self._rebuild(model, input_shapes)
+        depth = sum(len(getattr(m, "layers", ())) for m in _models(model))
+        with deep_recursion(depth):
+            new_model = self._rebuild(model, input_shapes)
         self._assign_weights()
         if keep_compile and getattr(model, "compiled", False):
             try:

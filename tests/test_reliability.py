@@ -165,3 +165,25 @@ def test_unknown_and_zero_spatial_dims():
     empty = np.zeros((1, 0, 4, 3), "float32")
     dense = converters.conv_to_dense(model, verify=empty)
     assert dense.conversion_report.verification[0].shape == (1, 0, 2, 4)
+
+
+def test_a_thousand_layer_model_converts():
+    """Keras maps Functional graphs recursively; the converters make room
+    for a chain deeper than Python's default recursion limit, and give the
+    limit back afterwards."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_scale import deep_stack
+
+    model = deep_stack(1000)
+    assert len(model.layers) == 1001
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        dense = converters.conv_to_dense(model)
+        assert sys.getrecursionlimit() == 1000
+    finally:
+        sys.setrecursionlimit(previous)
+    assert len(dense.conversion_report.converted) == 400
+    assert dense.conversion_report.verified
