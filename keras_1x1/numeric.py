@@ -96,8 +96,8 @@ def error_stats(name, actual, expected, *, atol=None, rtol=None):
     if a.size == 0:
         return OutputStats(name, tuple(e.shape), 0.0, 0.0, 0.0, 0.0, atol, rtol, nonfinite)
     finite = np.isfinite(a) & np.isfinite(e)
-    diff = np.abs(a - e)[finite]
-    ref = np.abs(e)[finite]
+    diff = np.abs(a[finite] - e[finite])
+    ref = np.abs(e[finite])
     max_abs = float(diff.max()) if diff.size else (np.inf if nonfinite else 0.0)
     scale = float(ref.max()) if ref.size else 0.0
     max_rel = float((diff / np.maximum(ref, np.finfo("float32").tiny)).max()) if diff.size else 0.0
