@@ -5,10 +5,10 @@ by `keras_1x1.cli` and return the exit status: 0 PASSED, 1 FAILED. Bad input
 raises `UserInputError` (the CLI prints it on one line and exits with 2).
 """
 
-import sys
 
 import numpy as np
 
+from keras_1x1._progress import Progress
 from keras_1x1.errors import UserInputError
 
 __all__ = ["run_export", "run_compare", "parse_tolerances"]
@@ -18,10 +18,6 @@ ONNX_SUFFIXES = (".onnx",)
 
 def _say(text):
     print(text, flush=True)
-
-
-def _progress(text):
-    print(f"... {text}", file=sys.stderr, flush=True)
 
 
 def parse_tolerances(values, what="tolerance"):
@@ -71,12 +67,13 @@ def run_export(args):
         inputs=[args.input],
         suffixes=ONNX_SUFFIXES,
     )
-    _progress(f"loading {source}")
+    progress = Progress(3 if form == "raw" else 4)
+    progress(f"loading {source}")
     model = io.load_model(source, unsafe=getattr(args, "unsafe", False), compile=False)
-    _progress(f"exporting with tf2onnx (opset {opset})")
+    progress(f"exporting with tf2onnx (opset {opset})")
     proto = onnx_export.export_onnx(model, opset=opset)
     if form != "raw":
-        _progress(f"rewriting to the {form} form")
+        progress(f"rewriting to the {form} form")
         proto = canonical.to_form(proto, form)
     data = proto.SerializeToString()
 
@@ -101,7 +98,7 @@ def run_export(args):
     try:
         with io.atomic_output(out) as tmp:
             tmp.write_bytes(data)
-            _progress("checking the written file in onnxruntime against Keras")
+            progress("checking the written file in onnxruntime against Keras")
             verified["stats"] = _verify(model, tmp)
             if not all(s.ok for s in verified["stats"]):
                 raise _Mismatch
@@ -159,7 +156,7 @@ def run_compare(args):
 
     atol = parse_tolerances(getattr(args, "atol", None), "--atol")
     rtol = parse_tolerances(getattr(args, "rtol", None), "--rtol")
-    _progress(f"comparing {args.a} and {args.b}")
+    Progress(1)(f"comparing {args.a} and {args.b}")
     result = compare(
         args.a,
         args.b,

@@ -5,22 +5,8 @@ import time
 
 import numpy as np
 
+from keras_1x1._progress import Progress
 from keras_1x1.errors import ConversionError, UserInputError
-
-
-class Progress:
-    """Numbered stage lines with elapsed times, so long work shows it moves."""
-
-    def __init__(self, stages, stream=None):
-        self.stages = stages
-        self.step = 0
-        self.start = time.perf_counter()
-        self.stream = stream or sys.stderr
-
-    def __call__(self, text):
-        self.step += 1
-        elapsed = time.perf_counter() - self.start
-        print(f"[{self.step}/{self.stages} {elapsed:6.1f}s] {text}", file=self.stream, flush=True)
 
 
 def _pick(tolerance, name):

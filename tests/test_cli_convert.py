@@ -134,10 +134,16 @@ def test_fcn_on_the_command_line(tmp_path, capsys):
 def test_real_process_exit_codes_and_stderr(conv_file, tmp_path):
     ok = subprocess.run(
         [EXE, "convert", str(conv_file), str(tmp_path / "o.keras"), "--to", "dense"],
-        capture_output=True, text=True,
+        capture_output=True, text=True, env={**os.environ, "KERAS_1X1_PROGRESS": "1"},
     )
     assert ok.returncode == 0, ok.stderr
     assert "error" not in ok.stderr and ok.stderr.count("\n") == 3  # the three stage lines
+    assert ok.stderr.startswith("[1/3")
+    quiet = subprocess.run(  # stderr is a pipe here: no stage lines unless asked
+        [EXE, "convert", str(conv_file), str(tmp_path / "q.keras"), "--to", "dense"],
+        capture_output=True, text=True,
+    )
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
     assert ok.stdout.strip().endswith("PASSED")
     bad = subprocess.run(
         [sys.executable, "-m", "keras_1x1", "convert", str(tmp_path / "nope.keras"),

@@ -47,7 +47,8 @@ def files(tmp_path_factory):
 
 
 @pytest.mark.parametrize("form", ["raw", "matmul", "conv"])
-def test_export_each_form_verifies_against_keras(main, files, tmp_path, capsys, form):
+def test_export_each_form_verifies_against_keras(main, files, tmp_path, capsys, monkeypatch, form):
+    monkeypatch.setenv("KERAS_1X1_PROGRESS", "1")
     out = tmp_path / f"{form}.onnx"
     status = main(["export", str(files / "conv.keras"), str(out), "--form", form])
     captured = capsys.readouterr()
