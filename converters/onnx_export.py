@@ -221,6 +221,7 @@ def _convert(model, opset):
             raise UserInputError(
                 f"tf2onnx cannot export model '{model.name}': {type(error).__name__}: {text}"
             ) from error
+    _captures_as_initializers(proto, function.get_concrete_function(*specs), specs)
     _check_converted(proto, model)
     _restore_names(proto, in_names, out_names, [_tf_name(n) for n in in_names])
     proto.producer_name = "keras-1x1 (tf2onnx)"
@@ -282,6 +283,38 @@ def _convolutions_without_xla():
         yield
     finally:
         module.conv = original
+
+
+def _captures_as_initializers(proto, concrete, specs):
+    """Turn constants the traced function captured into initializers.
+
+    A layer that keeps a computed tensor rather than a variable (Keras'
+    ``Normalization`` after ``adapt`` or with a given mean and variance, as
+    in EfficientNet) is captured by the ``tf.function`` as an extra input;
+    tf2onnx freezes variables but exports such captures as graph inputs the
+    caller would have to feed. Their values are known here, so they become
+    initializers and the graph has the model's inputs only.
+    """
+    from onnx import numpy_helper
+
+    import tensorflow as tf
+
+    values = {}
+    for external, internal in concrete.graph.captures:
+        if external.dtype == tf.resource or not hasattr(external, "numpy"):
+            continue
+        values[internal.name] = external
+    wanted = {f"{spec.name}:0" for spec in specs} | {spec.name for spec in specs}
+    kept = []
+    for value in proto.graph.input:
+        if value.name in values and value.name not in wanted:
+            array = values[value.name].numpy()
+            proto.graph.initializer.append(numpy_helper.from_array(array, value.name))
+        else:
+            kept.append(value)
+    if len(kept) != len(proto.graph.input):
+        del proto.graph.input[:]
+        proto.graph.input.extend(kept)
 
 
 def _check_converted(proto, model):

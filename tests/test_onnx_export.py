@@ -37,6 +37,22 @@ def test_sequential_exports_with_a_dynamic_batch():
         np.testing.assert_allclose(out, np.asarray(model(x)), rtol=1e-5, atol=1e-6)
 
 
+def test_constants_a_layer_keeps_become_initializers_not_inputs():
+    # Normalization keeps its mean and variance as computed tensors (as in
+    # EfficientNet); the traced function captures them, and the graph must
+    # still take the model's input only.
+    norm = L.Normalization(axis=-1)
+    inputs = keras.Input((4, 4, 3), name="image")
+    model = keras.Model(inputs, L.Conv2D(2, 1)(norm(inputs)))
+    rng = np.random.default_rng(0)
+    norm.adapt(rng.normal(3.0, 2.0, size=(16, 4, 4, 3)).astype("float32"))
+    proto = converters.export_onnx(model)
+    assert [v.name for v in proto.graph.input] == ["image"]
+    x = rng.normal(3.0, 2.0, size=(2, 4, 4, 3)).astype("float32")
+    (out,) = runtime.run(runtime.make_session(proto), {"image": x}).values()
+    np.testing.assert_allclose(out, np.asarray(model(x)), rtol=1e-5, atol=1e-5)
+
+
 def test_default_opset_is_17_and_limits_are_checked():
     model = keras.Sequential([keras.Input((3,)), L.Dense(2)])
     proto = converters.export_onnx(model)
