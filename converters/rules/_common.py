@@ -271,6 +271,15 @@ def dim(value, axis, _depth=0):
         # These ops keep the batch axis unless they slice it.
         if op != "Slice" or 0 not in _slice_axes(node):
             return dim(inputs[0], 0, _depth + 1)
+    elif op in {"Unsqueeze", "Squeeze"} and r is not None and 0 <= axis < r:
+        axes = axes_of(node, r if op == "Unsqueeze" else rank(inputs[0]))
+        if axes:
+            if op == "Unsqueeze":
+                if axis in axes:
+                    return (1, ())
+                return dim(inputs[0], axis - sum(1 for a in axes if a < axis), _depth + 1)
+            kept = [a for a in range(r + len(axes)) if a not in axes]
+            return dim(inputs[0], kept[axis], _depth + 1)
     return _symbol(value, axis)
 
 

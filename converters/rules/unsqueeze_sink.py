@@ -4,7 +4,10 @@
 - ``Bin(Unsqueeze(x, A), c)`` -> ``Unsqueeze(Bin(x, c'), A)`` when the
   constant is 1 along the inserted axes;
 - ``MatMul(Unsqueeze(x, A), W)`` -> ``Unsqueeze(MatMul(x, W), A)`` for a
-  2-D W and inserted axes before the last two (MatMul broadcasts there);
+  2-D W and inserted axes before the last (MatMul maps the last axis row by
+  row);
+- ``Bin(Unsqueeze(x, A), Unsqueeze(y, A))`` -> ``Unsqueeze(Bin(x, y), A)``
+  for operands of one rank (a swish ``x * sigmoid(x)`` on an unsqueezed x);
 - ``Squeeze(Unsqueeze(x, A), A)`` -> ``x``.
 """
 
@@ -104,13 +107,41 @@ class UnsqueezeThroughMatMul(_Base):
         n = _common.rank(u)
         if weight is None or weight.ndim != 2:
             return result.fail("the MatMul weight is not a 2-D constant")
-        if not axes or n is None or max(axes) >= n - 2 or n - len(axes) < 2:
-            return result.fail("an inserted axis is one of the matrix axes")
+        # MatMul with a 2-D W maps the last axis row by row; any axis but
+        # the last may be inserted before or after it.
+        if not axes or n is None or max(axes) >= n - 1 or n - len(axes) < 1:
+            return result.fail("the inserted axes include the last (contracted) axis")
         return result
 
     def rewrite(self, op, x, w, u, y, **_):
         axes = _common.axes_of(u.producer(), _common.rank(u))
         return _common.axes_node(op, "Unsqueeze", op.MatMul(x, w), axes, self._version)
+
+
+class UnsqueezeThroughBinaryPair(_Base):
+    def __init__(self, op_type):
+        super().__init__(f"UnsqueezeThrough{op_type}Pair", remove_nodes=False)
+        self.op_type = op_type
+
+    def pattern(self, op, x, y):
+        a = op.Unsqueeze(x, _allow_other_inputs=True, _allow_other_attributes=True, _outputs=["a"])
+        b = op.Unsqueeze(y, _allow_other_inputs=True, _allow_other_attributes=True, _outputs=["b"])
+        return getattr(op, self.op_type)(a, b, _outputs=["z"])
+
+    def check(self, context, x, y, a, b, **_) -> MatchResult:
+        result = MatchResult()
+        axes = self._axes(context, a)
+        if not axes or axes != _common.axes_of(b.producer(), _common.rank(b)):
+            return result.fail("the two Unsqueezes insert different axes")
+        rx, ry = _common.rank(x), _common.rank(y)
+        if rx is None or rx != ry:
+            return result.fail("the operand ranks are unknown or differ")
+        return result
+
+    def rewrite(self, op, x, y, a, b, **_):
+        axes = _common.axes_of(a.producer(), _common.rank(a))
+        inner = getattr(op, self.op_type)(x, y)
+        return _common.axes_node(op, "Unsqueeze", inner, axes, self._version)
 
 
 class SqueezeUnsqueeze(_Base):
@@ -136,6 +167,7 @@ BINARY = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min")
 rules = [
     *[UnsqueezeThroughUnary.rule(t) for t in UNARY],
     *[UnsqueezeThroughBinaryConstant.rule(t) for t in BINARY],
+    *[UnsqueezeThroughBinaryPair.rule(t) for t in BINARY],
     UnsqueezeThroughMatMul.rule(),
     SqueezeUnsqueeze.rule(),
 ]
