@@ -17,6 +17,10 @@ hand-built ``MatMul + Add`` graph (`onnx.helper`):
 - canonical Conv form: `to_form(raw dense-form export, "conv")`;
 - the minimal graph again, in a second session: a noise gauge.
 
+Where onnxruntime has a CUDA provider (onnxruntime-gpu on a GPU machine),
+the same table is measured on CUDA too (TF32 off, as every CUDA session of
+keras-1x1).
+
 Table 2: the time to canonicalize and fingerprint
 ``keras.applications.ResNet152(weights=None)`` (517 layers; quick: a
 30-layer stack), against the time onnxruntime takes to build a session for
@@ -100,14 +104,20 @@ def _layer_graphs(shape, units):
     }
 
 
-def latency_table(quick=False):
+def cuda_available():
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def latency_table(quick=False, provider="cpu"):
     import numpy as np
     from keras_1x1.converters import runtime
 
     sizes = QUICK if quick else FULL
     graphs = _layer_graphs(**sizes)
     x = np.random.default_rng(1).normal(size=sizes["shape"]).astype("float32")
-    sessions = {name: runtime.make_session(proto, "cpu") for name, proto in graphs.items()}
+    sessions = {name: runtime.make_session(proto, provider, spinning=False) for name, proto in graphs.items()}
     feeds = {name: {s.get_inputs()[0].name: x} for name, s in sessions.items()}
     outputs = {name: s.get_outputs()[0].name for name, s in sessions.items()}
     reference = sessions[MINIMAL].run([outputs[MINIMAL]], feeds[MINIMAL])[0]
@@ -127,15 +137,23 @@ def latency_table(quick=False):
         [harness.Candidate(name, runner(name), baseline=name == MINIMAL) for name in graphs],
         settings=harness.settings(quick),
     )
+    device = {"cpu": "CPU", "cuda": "CUDA"}[provider]
+    where = (
+        []
+        if provider == "cpu"
+        else ["On CUDA each call includes copying the input to the GPU and the output back."]
+    )
     return result.table(
-        f"onnxruntime CPU latency: {sizes['shape']} -> {sizes['units']} channels",
+        f"onnxruntime {device} latency: {sizes['shape']} -> {sizes['units']} channels",
         extra=extra,
-        cpu=True,
-        notes=[
+        cpu=provider == "cpu",
+        notes=where + [
             "Goal (DESIGN 5): the canonical MatMul form within 5% of the "
             "hand-built minimal graph (ratio <= 1.05).",
             "One session per graph, onnxruntime's default threads and graph "
-            "optimizations; the input is fed from numpy each call.",
+            "optimizations, thread spinning off (sessions take turns on the "
+            "same cores; a spinning pool slows the next session); the input "
+            "is fed from numpy each call.",
             "max abs diff is against the minimal graph's output: the MatMul "
             "forms are bit-identical, the Conv forms add in another order.",
             "The noise gauge is the minimal graph again in a second session: "
@@ -237,4 +255,7 @@ def canonicalize_table(quick=False):
 
 
 def run(quick=False):
-    return [latency_table(quick), canonicalize_table(quick)]
+    tables = [latency_table(quick)]
+    if cuda_available():  # the same table on the GPU, where there is one
+        tables.append(latency_table(quick, provider="cuda"))
+    return tables + [canonicalize_table(quick)]

@@ -115,16 +115,20 @@ def input_names(model):
 def keras_outputs(model, outputs):
     """Map a Keras model's call result to ``{onnx output name: array}``."""
     import numpy as np
-    from keras import tree
 
     names = output_names(model)
-    if isinstance(outputs, dict):
+    return {n: np.asarray(v) for n, v in zip(names, _output_values(model, outputs))}
+
+
+def _output_values(model, result):
+    """The model's outputs in order (a dict result in the model's key order)."""
+    from keras import tree
+
+    if isinstance(result, dict):
         structure = getattr(model, "_outputs_struct", None)
-        keys = list(structure) if isinstance(structure, dict) else list(outputs)
-        values = [outputs[k] for k in keys]
-    else:
-        values = tree.flatten(outputs)
-    return {n: np.asarray(v) for n, v in zip(names, values)}
+        keys = list(structure) if isinstance(structure, dict) else list(result)
+        return [result[k] for k in keys]
+    return tree.flatten(result)
 
 
 def keras_feed(model, feeds):
@@ -336,14 +340,7 @@ def _check_converted(proto, model):
 
 
 def keras_outputs_tf(model, result, names):
-    from keras import tree
-
-    if isinstance(result, dict):
-        structure = getattr(model, "_outputs_struct", None)
-        keys = list(structure) if isinstance(structure, dict) else list(result)
-        values = [result[k] for k in keys]
-    else:
-        values = tree.flatten(result)
+    values = _output_values(model, result)
     if len(values) != len(names):
         raise UserInputError(
             f"model '{model.name}' returned {len(values)} outputs, expected {len(names)}"

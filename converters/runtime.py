@@ -199,7 +199,7 @@ def load_onnx(path, *, load_external_data=True):
 # -- sessions --------------------------------------------------------------------------
 
 
-def make_session(model, provider="cpu", *, strict=True, threads=None):
+def make_session(model, provider="cpu", *, strict=True, threads=None, spinning=None):
     """An onnxruntime InferenceSession that really runs on `provider`.
 
     Args:
@@ -207,6 +207,10 @@ def make_session(model, provider="cpu", *, strict=True, threads=None):
         provider: ``"cpu"`` or ``"cuda"``.
         strict: turn TF32 off on CUDA (exact float32 arithmetic).
         threads: intra-op threads (None: onnxruntime's default).
+        spinning: False stops the intra-op threads from busy-waiting after
+            a run (None: onnxruntime's default, which spins). Sessions that
+            take turns on a few cores, as in a latency comparison, should
+            not spin: one session's spinning threads slow the next one.
     """
     import onnx
 
@@ -231,6 +235,8 @@ def make_session(model, provider="cpu", *, strict=True, threads=None):
     options.log_severity_level = 3
     if threads:
         options.intra_op_num_threads = int(threads)
+    if spinning is not None:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     if isinstance(model, onnx.ModelProto):
         source = model.SerializeToString()
     elif isinstance(model, (bytes, bytearray)):

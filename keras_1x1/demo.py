@@ -203,7 +203,11 @@ def step_onnx(checks, forms, data, output):
         _, shape, dtype = runtime.input_specs(raw["conv"])[0]
         x = sample_array(shape, dtype, np.random.default_rng(0), batch=64)
     expected = onnx_export.run_keras(forms["conv"], {name: x})
-    sessions = {label: runtime.make_session(proto, "cpu") for label, proto in graphs.items()}
+    # Spinning off: the sessions take turns on the same cores.
+    sessions = {
+        label: runtime.make_session(proto, "cpu", spinning=False)
+        for label, proto in graphs.items()
+    }
     print(f"    onnxruntime (CPU) against Keras on {len(x)} inputs:")
     all_ok = True
     for label, session in sessions.items():

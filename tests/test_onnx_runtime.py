@@ -47,6 +47,19 @@ def test_cpu_session_runs_on_the_cpu():
     assert y.shape == (2, 3)
 
 
+@pytest.mark.parametrize("spinning, entry", [(None, None), (False, "0"), (True, "1")])
+def test_thread_spinning_is_onnxruntimes_default_unless_set(spinning, entry):
+    session = runtime.make_session(_tiny_model(), "cpu", threads=1, spinning=spinning)
+    options = session.get_session_options()
+    key = "session.intra_op.allow_spinning"
+    if entry is None:
+        with pytest.raises(RuntimeError, match=key):  # not set: onnxruntime decides
+            options.get_session_config_entry(key)
+    else:
+        assert options.get_session_config_entry(key) == entry
+    assert options.intra_op_num_threads == 1
+
+
 @pytest.mark.skipif(_has_cuda(), reason="this machine has CUDA")
 def test_asking_for_cuda_without_cuda_is_an_error_naming_cuda():
     with pytest.raises(

@@ -16,14 +16,22 @@ from . import _common
 
 
 class FlattenedMatMul(pattern.RewriteRuleClassBase):
-    def __init__(self):
+    """Shared by `unit_axes_before_flatten`, which reads x in another order."""
+
+    def __init__(self, name="FlattenedMatMul"):
         # tf2onnx merges identical flattening reshapes (a residual block's
         # two branches), so the reshape may feed several MatMuls.
-        super().__init__("FlattenedMatMul", remove_nodes=False)
+        super().__init__(name, remove_nodes=False)
 
     def pattern(self, op, x, s, w):
         r = op.Reshape(x, s, _allow_other_attributes=True, _outputs=["r"])
         return op.MatMul(r, w)
+
+    def arranged(self, xdims, cin):
+        """x's dims in the order the rewrite flattens them, or a failure reason."""
+        if not _common.is_static(xdims[-1], cin):
+            return f"the input's last axis is not Cin={cin}"
+        return xdims
 
     def check(self, context, x, s, w, r, **_) -> MatchResult:
         result = MatchResult()
@@ -34,15 +42,16 @@ class FlattenedMatMul(pattern.RewriteRuleClassBase):
         xdims = _common.dims(x)
         if xdims is None or len(xdims) < 3:
             return result.fail("the input rank is unknown or below 3")
-        if not _common.is_static(xdims[-1], cin):
-            return result.fail(f"the input's last axis is not Cin={cin}")
+        dims = self.arranged(xdims, cin)
+        if isinstance(dims, str):
+            return result.fail(dims)
         if _common.int_attr(r.producer(), "allowzero", 0):
             return result.fail("allowzero Reshape")
         target = _common.shape_vector(s)
         if target is None or target[0] or len(target[1]) != 2:
             return result.fail("the reshape is not to 2-D")
         lead, last = target[1]
-        if last != (cin, ()) or lead not in ((-1, ()), _common.product(xdims[:-1])):
+        if last != (cin, ()) or lead not in ((-1, ()), _common.product(dims[:-1])):
             return result.fail("the reshape is not a flattening of the leading axes")
         return result
 

@@ -12,9 +12,8 @@ tensordot rule then sees a MatMul over the last axis, as in the other form.
 
 from __future__ import annotations
 
-from onnxscript.rewriter import MatchResult, pattern
-
 from . import _common
+from .flattened_matmul import FlattenedMatMul
 
 ONE = (1, ())
 
@@ -31,38 +30,17 @@ def channel_last_perm(xdims, cin):
     return [i for i in range(len(xdims)) if i != j] + [j]
 
 
-class UnitAxesBeforeFlatten(pattern.RewriteRuleClassBase):
+class UnitAxesBeforeFlatten(FlattenedMatMul):
     def __init__(self):
         # The reshape may feed several MatMuls; each gets the transposed
         # input and common subexpression elimination merges the copies.
-        super().__init__("UnitAxesBeforeFlatten", remove_nodes=False)
+        super().__init__("UnitAxesBeforeFlatten")
 
-    def pattern(self, op, x, s, w):
-        r = op.Reshape(x, s, _allow_other_attributes=True, _outputs=["r"])
-        return op.MatMul(r, w)
-
-    def check(self, context, x, s, w, r, **_) -> MatchResult:
-        result = MatchResult()
-        weight = _common.const_array(w)
-        if weight is None or weight.ndim != 2:
-            return result.fail("the MatMul weight is not a 2-D constant")
-        cin = weight.shape[0]
-        xdims = _common.dims(x)
-        if xdims is None or len(xdims) < 3:
-            return result.fail("the input rank is unknown or below 3")
-        if channel_last_perm(xdims, cin) is None:
-            return result.fail(f"the input is not (..., Cin={cin}, 1, ...) with unit trailing axes")
-        if _common.int_attr(r.producer(), "allowzero", 0):
-            return result.fail("allowzero Reshape")
-        target = _common.shape_vector(s)
-        if target is None or target[0] or len(target[1]) != 2:
-            return result.fail("the reshape is not to 2-D")
-        lead, last = target[1]
+    def arranged(self, xdims, cin):
         perm = channel_last_perm(xdims, cin)
-        moved = [xdims[i] for i in perm]
-        if last != (cin, ()) or lead not in ((-1, ()), _common.product(moved[:-1])):
-            return result.fail("the reshape is not a flattening of the leading axes")
-        return result
+        if perm is None:
+            return f"the input is not (..., Cin={cin}, 1, ...) with unit trailing axes"
+        return [xdims[i] for i in perm]
 
     def rewrite(self, op, x, s, w, r, **_):
         cin = _common.const_array(w).shape[0]
