@@ -16,12 +16,15 @@ ONNX:
 - `fingerprint(onnx_model)`: a hash of the canonical graph.
 - `compare(a, b, *, inputs=None, providers=None, atol=None, rtol=None)`:
   same canonical graph? same outputs?
+- `to_form(onnx_model, "matmul" | "conv")`: the canonical graph with every
+  pointwise op as MatMul (+Add) or as an NCHW Conv 1x1 (deployment forms).
 
 Names are imported on first use, so ``import keras_1x1.converters`` stays
 cheap until ONNX tools are needed.
 """
 
 import importlib
+import importlib.util
 
 _EXPORTS = {
     "conv_to_dense": "keras_convert",
@@ -33,6 +36,7 @@ _EXPORTS = {
     "canonicalize": "canonical",
     "fingerprint": "canonical",
     "graph_diff": "canonical",
+    "to_form": "canonical",
     "compare": "comparison",
     "CompareResult": "comparison",
 }
@@ -43,7 +47,14 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name):
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        # A submodule (``converters.canonical``, ``converters.runtime``).
+        try:
+            spec = importlib.util.find_spec(f"{__name__}.{name}")
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None or name.startswith("_"):
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return importlib.import_module(f".{name}", __name__)
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -231,6 +232,8 @@ def make_session(model, provider="cpu", *, strict=True, threads=None, spinning=N
         providers = [(name, {"use_tf32": "0" if strict else "1"})]
     else:
         providers = [name]
+        if problem:  # the CPU provider usually survives the mix; say so anyway
+            warnings.warn(problem, RuntimeWarning, stacklevel=2)
     options = ort.SessionOptions()
     options.log_severity_level = 3
     if threads:

@@ -22,8 +22,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with the product's one-line error format and exit status 2."""
 
     def error(self, message):
-        self.print_usage(sys.stderr)
-        print(f"{PROG}: error: {message}", file=sys.stderr)
+        print(f"{PROG}: error: {message} (see '{self.prog} --help')", file=sys.stderr)
         sys.exit(2)
 
 
@@ -213,8 +212,9 @@ def main(argv=None):
     except ConversionError as error:
         if args.debug:
             raise
+        # The verdict goes where PASSED would have gone; stderr keeps one line.
+        print("FAILED", flush=True)
         print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
-        print("FAILED", file=sys.stderr)
         return 1
     except UserInputError as error:
         if args.debug:

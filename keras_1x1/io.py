@@ -124,7 +124,9 @@ def output_path(path, *, overwrite=False, inputs=(), suffixes=None):
                 f"{path}: is also the input; write to a new file so the input stays intact"
             )
     if path.exists() and not overwrite:
-        raise UserInputError(f"{path}: exists; pass --overwrite to replace it")
+        raise UserInputError(
+            f"{path}: exists; pass --overwrite (overwrite=True) to replace it"
+        )
     return path
 
 

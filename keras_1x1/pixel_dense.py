@@ -60,6 +60,13 @@ class PixelDense(PointwiseBase):
         bias_constraint=None,
         **kwargs,
     ):
+        for name in ("strides", "groups"):
+            if name in kwargs:
+                raise ValueError(
+                    f"PixelDense has no `{name}` (it is a Dense at every position); "
+                    f"use Conv1x1 for a strided or grouped pointwise map. "
+                    f"Received: {name}={kwargs[name]!r}"
+                )
         super().__init__(
             units,
             data_format=data_format,

@@ -125,7 +125,9 @@ def test_unknown_choices_are_usage_errors(argv, capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(argv)
     assert info.value.code == 2
-    assert "invalid choice" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "invalid choice" in err and "--help" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_nan_weights_fail_verification_through_api_and_cli(tmp_path, capsys):
@@ -140,7 +142,8 @@ def test_nan_weights_fail_verification_through_api_and_cli(tmp_path, capsys):
         converters.conv_to_dense(model)
     assert cli.main(["convert", str(path), str(tmp_path / "o.keras"), "--to", "dense"]) == 1
     captured = capsys.readouterr()
-    assert "NaN/Inf" in captured.err and captured.err.strip().endswith("FAILED")
+    assert "NaN/Inf" in captured.err and len(captured.err.strip().splitlines()) == 1
+    assert captured.out.strip().endswith("FAILED")
     assert not (tmp_path / "o.keras").exists()
 
 

@@ -191,6 +191,8 @@ def test_mixed_float16_in_both_forms(rng):
         (lambda: Conv1x1(4, groups=0), "Received: groups=0"),
         (lambda: Conv1x1(5, groups=2), "Received: filters=5, groups=2"),
         (lambda: PixelDense(4, data_format="NHWC"), "Received: data_format='NHWC'"),
+        (lambda: PixelDense(4, strides=2), "PixelDense has no `strides`"),
+        (lambda: PixelDense(4, groups=2), "PixelDense has no `groups`"),
     ],
 )
 def test_bad_constructor_arguments(make, message):

@@ -80,7 +80,7 @@ def test_export_refuses_an_existing_output(main, files, tmp_path, capsys):
     out.write_bytes(b"keep me")
     assert main(["export", str(files / "conv.keras"), str(out)]) == 2
     err = capsys.readouterr().err
-    assert "model.onnx: exists; pass --overwrite to replace it" in err
+    assert "model.onnx: exists; pass --overwrite (overwrite=True) to replace it" in err
     assert out.read_bytes() == b"keep me"
     assert main(["export", str(files / "conv.keras"), str(out), "--overwrite"]) == 0
     assert out.read_bytes() != b"keep me"

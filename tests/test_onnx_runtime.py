@@ -1,5 +1,7 @@
 """onnxruntime sessions (no silent CPU fallback for CUDA) and safe ONNX loading."""
 
+import warnings
+
 import keras
 import numpy as np
 import onnx
@@ -116,6 +118,19 @@ def test_two_onnxruntime_packages_are_detected_with_the_fix():
     assert "pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime-gpu" in message
     # This environment has exactly one.
     assert len(runtime.installed_onnxruntimes()) == 1
+
+
+def test_sessions_report_two_onnxruntime_packages(monkeypatch):
+    both = ["onnxruntime", "onnxruntime-gpu"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        runtime.make_session(_tiny_model(), "cpu")  # one package here: no warning
+    monkeypatch.setattr(runtime, "installed_onnxruntimes", lambda: both)
+    with pytest.warns(RuntimeWarning, match="installed together"):
+        session = runtime.make_session(_tiny_model(), "cpu")
+    assert session.get_providers()[0] == "CPUExecutionProvider"
+    with pytest.raises(UserInputError, match="CUDA was requested, but onnxruntime and"):
+        runtime.make_session(_tiny_model(), "cuda")
 
 
 # -- loading files ----------------------------------------------------------------------

@@ -45,6 +45,19 @@ def test_converters_is_not_a_top_level_import(tmp_path):
     assert result.stdout.strip() == "None"
 
 
+def test_public_names_and_submodules_resolve_on_first_use(tmp_path):
+    # A fresh process: nothing else has imported the submodules yet.
+    probe = (
+        "from keras_1x1 import converters as c; "
+        "print(c.to_form is c.canonical.to_form, callable(c.runtime.make_session), "
+        "sorted(set(c.__all__) - set(dir(c))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "True True []"
+
+
 def test_version_matches_installed_metadata():
     assert keras_1x1.__version__ == importlib.metadata.version("keras-1x1")
 
