@@ -40,9 +40,31 @@ def unique_name(base, taken):
     return name
 
 
-def call_nodes(layer):
-    """The nodes where `layer` is called on symbolic tensors."""
-    return list(getattr(layer, "_inbound_nodes", []))
+def call_nodes(layer, model=None):
+    """The nodes where `layer` is called on symbolic tensors.
+
+    With `model`, only the calls that belong to that model's graph. A
+    Sequential model loaded from a file calls its layers again each time a
+    layer is added while it is rebuilt, so its layers carry calls from
+    graphs that no longer exist; only the last graph's count.
+    """
+    nodes = list(getattr(layer, "_inbound_nodes", []))
+    if model is None:
+        return nodes
+    members = graph_nodes(model)
+    return [node for node in nodes if id(node) in members]
+
+
+def functional_graph(model):
+    """The Functional graph of a model (a Sequential model's inner one)."""
+    inner = getattr(model, "_functional", None) if isinstance(model, keras.Sequential) else None
+    return inner if inner is not None else model
+
+
+def graph_nodes(model):
+    """The ids of the nodes of `model`'s own graph."""
+    nodes_by_depth = getattr(functional_graph(model), "_nodes_by_depth", {})
+    return {id(node) for nodes in nodes_by_depth.values() for node in nodes}
 
 
 def input_shapes(layer):
@@ -70,8 +92,8 @@ class Consumers:
 
     def __init__(self, model):
         self.counts = {}
-        self.outputs = {id(t) for t in keras.tree.flatten(model.outputs)}
-        nodes_by_depth = getattr(model, "_nodes_by_depth", {})
+        self.outputs = {id(t) for t in keras.tree.flatten(functional_graph(model).outputs)}
+        nodes_by_depth = getattr(functional_graph(model), "_nodes_by_depth", {})
         for nodes in nodes_by_depth.values():
             for node in nodes:
                 for tensor in node.input_tensors:

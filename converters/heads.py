@@ -81,12 +81,13 @@ def find_head(model):
                 f"model '{layer.name}'; convolutionalize that model, or build "
                 "the head at the top level"
             )
-        if len(graph.call_nodes(layer)) != 1:
+        calls = graph.call_nodes(layer, model)
+        if len(calls) != 1:
             raise UserInputError(
                 f"layer '{layer.name}' in the classifier head is shared (called "
-                f"{len(graph.call_nodes(layer))} times); cannot convolutionalize"
+                f"{len(calls)} times); cannot convolutionalize"
             )
-        node = graph.call_nodes(layer)[0]
+        node = calls[0]
         if isinstance(layer, FLATTEN + GLOBAL_AVERAGE + GLOBAL_MAX):
             if isinstance(layer, GLOBAL_MAX):
                 raise UserInputError(
@@ -137,7 +138,7 @@ def feature_layout(model, tensor, depth=64):
         if getattr(layer, "data_format", None) in ("channels_first", "channels_last"):
             if not isinstance(layer, FLATTEN):
                 return layer.data_format
-        nodes = graph.call_nodes(layer)
+        nodes = graph.call_nodes(layer, model) or graph.call_nodes(layer)
         if not nodes or not nodes[0].input_tensors:
             break
         tensor = nodes[0].input_tensors[0]

@@ -177,14 +177,14 @@ def dense_to_conv(model, *, target="keras", verify=True):
 
 def _foldable_pool(layer, parent, found, consumers):
     """A 1x1 subsampling pool whose only reader is `layer`'s only call."""
-    nodes = graph.call_nodes(layer)
+    nodes = graph.call_nodes(layer, parent)
     if len(nodes) != 1 or not nodes[0].input_tensors:
         return None
     tensor = nodes[0].input_tensors[0]
     pool = graph.producer(tensor)
     if pool is None or pointwise.subsampling_pool(pool) is None:
         return None
-    if len(graph.call_nodes(pool)) != 1 or pool.data_format != found.data_format:
+    if len(graph.call_nodes(pool, parent)) != 1 or pool.data_format != found.data_format:
         return None
     if len(pool.strides) != found.spatial:
         return None

@@ -183,6 +183,28 @@ def test_sequential_and_nested_models():
     assert back.get_layer("mid").get_layer("mid_pw").strides == (2, 2)
 
 
+def test_sequential_loaded_from_a_file_folds_its_subsampling_back(tmp_path):
+    model = randomize(
+        keras.Sequential(
+            [
+                keras.Input((6, 6, 4)),
+                L.Conv2D(8, 1, strides=2, name="pw"),
+                L.Flatten(),
+                L.Dense(3, name="head"),
+            ]
+        )
+    )
+    model.save(tmp_path / "seq.keras")
+    dense = converters.conv_to_dense(keras.saving.load_model(tmp_path / "seq.keras"))
+    dense.save(tmp_path / "dense.keras")
+    loaded = keras.saving.load_model(tmp_path / "dense.keras")
+    assert len(loaded.layers[0]._inbound_nodes) > 1  # calls from earlier graphs
+    back = converters.dense_to_conv(loaded)
+    assert back.get_layer("pw").strides == (2, 2)
+    assert not any(isinstance(layer, L.MaxPooling2D) for layer in back.layers)
+    assert_same_layer_weights(model, back)
+
+
 def test_time_distributed_conv_and_other_convs_are_reported():
     inputs = keras.Input((6, 6, 4))
     x = L.DepthwiseConv2D(1, name="depthwise")(inputs)

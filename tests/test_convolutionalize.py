@@ -99,6 +99,31 @@ def test_sequential_flatten_head_and_padding_note():
     )
 
 
+def test_sequential_classifier_loaded_from_a_file(tmp_path):
+    # Loading rebuilds a Sequential model once per added layer, so its layers
+    # carry calls from earlier graphs; only the model's own graph counts.
+    model = randomize(
+        keras.Sequential(
+            [
+                keras.Input((10, 10, 3)),
+                L.Conv2D(6, 3, activation="relu"),
+                L.MaxPooling2D(2),
+                L.Flatten(),
+                L.Dense(8, activation="relu"),
+                L.Dropout(0.2),
+                L.Dense(4, activation="softmax"),
+            ]
+        )
+    )
+    model.save(tmp_path / "clf.keras")
+    loaded = keras.saving.load_model(tmp_path / "clf.keras")
+    assert len(loaded.layers[-2]._inbound_nodes) > 1  # the extra calls are there
+    fcn = converters.convolutionalize(loaded)
+    assert fcn.conversion_report.verified
+    assert any("windows" in s.name for s in fcn.conversion_report.verification)
+    _windows(loaded, fcn, "channels_last", step=2)
+
+
 def test_global_average_pooling_head_gains_a_class_map():
     inputs = keras.Input((8, 8, 3), name="image")
     x = L.Conv2D(16, 3, padding="same", activation="relu", name="features")(inputs)
