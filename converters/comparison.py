@@ -211,16 +211,33 @@ def _feeds_for(side_specs, values, label, notes):
     """Map the drawn inputs (named after A's inputs) to a side's input names."""
     names = [s[0] for s in side_specs]
     if set(names) <= set(values):
-        return {n: values[n] for n in names}
-    if len(names) == len(values):
+        feeds = {n: values[n] for n in names}
+    elif len(names) == len(values):
         notes.append(
             f"inputs of {label} matched by position ({', '.join(names)} <- "
             f"{', '.join(values)}): the names differ"
         )
-        return dict(zip(names, values.values()))
-    raise UserInputError(
-        f"cannot match the inputs of {label} ({', '.join(names)}) to {', '.join(values)}"
+        feeds = dict(zip(names, values.values()))
+    else:
+        raise UserInputError(
+            f"cannot match the inputs of {label} ({', '.join(names)}) to {', '.join(values)}"
+        )
+    for name, shape, _ in side_specs:
+        _check_shape(name, shape, np.shape(feeds[name]), label)
+    return feeds
+
+
+def _check_shape(name, shape, actual, label):
+    """Refuse an input whose static dims differ from what the model takes."""
+    expected = "(" + ", ".join("N" if d is None or isinstance(d, str) else str(d) for d in shape) + ")"
+    fits = len(shape) == len(actual) and all(
+        d is None or isinstance(d, str) or int(d) == a for d, a in zip(shape, actual)
     )
+    if not fits:
+        raise UserInputError(
+            f"{label} takes input '{name}' of shape {expected}, but the inputs have "
+            f"shape {tuple(actual)}; the two models take different inputs"
+        )
 
 
 def _run(side, feeds, provider):

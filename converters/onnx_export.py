@@ -148,8 +148,9 @@ def keras_feed(model, feeds):
 
 def run_keras(model, feeds):
     """Run a Keras model on ``{input name: array}``; ``{output name: array}``."""
-    outputs = model(keras_feed(model, feeds), training=False)
-    return keras_outputs(model, outputs)
+    from .verify import call
+
+    return keras_outputs(model, call(model, keras_feed(model, feeds)))
 
 
 def export_onnx(model, path=None, *, opset=None, overwrite=False):

@@ -40,22 +40,28 @@ def sample_inputs(model, *, seed=0, batch=2, fill=FREE_DIM, shapes=None):
     return keras.tree.pack_sequence_as(structure, arrays)
 
 
-def run(model, inputs):
-    """The model's outputs as a list of numpy arrays (flattened structure).
+def call(model, inputs):
+    """``model(inputs, training=False)``, falling back to XLA where needed.
 
-    TensorFlow's CPU kernels cannot run channels_first convolutions; when
-    the plain call fails, the model runs again compiled with XLA, which can.
+    TensorFlow's CPU kernels cannot run channels_first (or grouped)
+    convolutions; when the plain call fails, the model runs again compiled
+    with XLA, which can.
     """
     import tensorflow as tf
 
     try:
-        outputs = model(inputs, training=False)
+        return model(inputs, training=False)
     except (tf.errors.OpError, ValueError, TypeError) as error:
         try:
             compiled = tf.function(lambda x: model(x, training=False), jit_compile=True)
-            outputs = compiled(inputs)
+            return compiled(inputs)
         except Exception:  # noqa: BLE001 - the first error is the useful one
             raise error from None
+
+
+def run(model, inputs):
+    """The model's outputs as a list of numpy arrays (flattened structure)."""
+    outputs = call(model, inputs)
     return [np.asarray(keras.ops.convert_to_numpy(t)) for t in keras.tree.flatten(outputs)]
 
 

@@ -7,6 +7,7 @@ usage. Errors are one line on stderr; --debug shows the traceback.
 
 import argparse
 import os
+import re
 import sys
 
 PROG = "keras-1x1"
@@ -187,8 +188,12 @@ def _cmd_demo(args):
     return run_demo(args)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def _one_line(error):
-    text = " ".join(str(error).split())
+    """The error as one line: whitespace folded, terminal colour codes dropped."""
+    text = " ".join(_ANSI.sub("", str(error)).split())
     if not text:
         text = type(error).__name__
     return text if len(text) <= 400 else text[:397] + "..."

@@ -123,6 +123,16 @@ def test_models_that_cannot_be_matched(models):
         converters.compare(models["conv"], "model.pb")
 
 
+def test_models_with_other_input_shapes_are_named_not_run(models):
+    x = keras.Input((8, 8, 16), name="image")
+    narrow = keras.Model(x, L.Conv2D(4, 1)(x))
+    with pytest.raises(UserInputError, match=r"B takes input 'image' of shape \(N, 8, 8, 16\), "
+                       r"but the inputs have shape \(2, 8, 8, 32\)"):
+        converters.compare(models["conv"], narrow)
+    with pytest.raises(UserInputError, match=r"A takes input 'image' of shape \(N, 8, 8, 32\)"):
+        converters.compare(models["conv"], models["dense"], inputs=np.zeros((1, 4, 4, 32), "float32"))
+
+
 def test_outputs_with_other_names_are_matched_by_position(models):
     proto = converters.export_onnx(models["dense"])
     proto.graph.output[0].name = "renamed"

@@ -114,6 +114,21 @@ def test_grouped_and_channels_first_convs_export_as_onnx_ops():
     assert 4 in groups
 
 
+def test_channels_first_models_are_checked_against_keras(tmp_path):
+    # TensorFlow's CPU kernels cannot run a channels_first Conv2D; the Keras
+    # side of every check falls back to XLA as the converters' verification does.
+    from keras_1x1 import cli
+
+    x = keras.Input((4, 9, 9), name="image")
+    h = L.Conv2D(6, 1, data_format="channels_first", name="pw1")(x)
+    h = L.Conv2D(6, 3, data_format="channels_first", activation="relu", name="c3")(h)
+    model = keras.Model(x, L.Conv2D(5, 1, data_format="channels_first", name="pw2")(h))
+    result = converters.compare(model, converters.export_onnx(model))
+    assert result.ok and result.same_graph, result.summary()
+    model.save(tmp_path / "cf.keras")
+    assert cli.main(["export", str(tmp_path / "cf.keras"), str(tmp_path / "cf.onnx")]) == 0
+
+
 def test_export_writes_atomically_and_refuses_to_overwrite(tmp_path):
     model = keras.Sequential([keras.Input((3,)), L.Dense(2)])
     path = tmp_path / "model.onnx"
