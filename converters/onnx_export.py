@@ -86,17 +86,10 @@ def output_names(model):
             last = model.layers[-1].name if model.layers else "output"
             names = [last] if count == 1 else [f"{last}_{i}" for i in range(count)]
         names = list(names)
-    names = [_clean(n, f"output_{i}") for i, n in enumerate(names)]
-    seen = set()
-    unique = []
-    for name in names:
-        candidate, n = name, 1
-        while candidate in seen:
-            candidate = f"{name}_{n}"
-            n += 1
-        seen.add(candidate)
-        unique.append(candidate)
-    return unique
+    from .graph import unique_name
+
+    taken = set()
+    return [unique_name(_clean(n, f"output_{i}"), taken) for i, n in enumerate(names)]
 
 
 def input_names(model):

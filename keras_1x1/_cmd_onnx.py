@@ -40,7 +40,14 @@ def parse_tolerances(values, what="tolerance"):
             ) from None
         if not parsed >= 0:
             raise UserInputError(f"{what} must be zero or positive, got {value!r}")
-        result[name or None] = parsed
+        key = name or None
+        if key in result:
+            target = f"output '{key}'" if key else "all outputs"
+            raise UserInputError(
+                f"{what} is given twice for {target} ({result[key]:g} and {parsed:g}); "
+                "give one value, or OUTPUT:VALUE per output"
+            )
+        result[key] = parsed
     return result
 
 

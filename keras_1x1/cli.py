@@ -23,6 +23,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse with the product's one-line error format and exit status 2."""
 
     def error(self, message):
+        if "arguments are required" in message and self.prog.split()[-1] in ("compare", "validate"):
+            message += " (--atol and --rtol take one or more values: give them after the files)"
         print(f"{PROG}: error: {message} (see '{self.prog} --help')", file=sys.stderr)
         sys.exit(2)
 

@@ -157,7 +157,7 @@ def run_demo(args):
 
     started = time.perf_counter()
     checks = Checks()
-    step_seed(checks)
+    # Load first, so a missing model or scikit-learn is said before any step.
     if args.model:
         model = io.load_model(args.model, unsafe=args.unsafe)
         data = None
@@ -167,6 +167,7 @@ def run_demo(args):
     else:
         model = keras.saving.load_model(_reference("nin"))
         data = digits.load_split()
+    step_seed(checks)
     forms = step_round_trip(checks, model, data)
     step_onnx(checks, forms, data, OUTPUT)
     if not args.model:

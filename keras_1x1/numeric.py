@@ -4,7 +4,9 @@ An output passes when ``max|actual - expected| <= atol + rtol * scale``,
 where ``scale`` is the largest magnitude in the expected output. The error
 is measured against the output's scale rather than element by element, so
 entries near zero (where float rounding is relatively large) do not fail a
-map that is right everywhere. Any NaN or Inf fails.
+map that is right everywhere. Any NaN or Inf fails. The reported max rel
+is taken over the entries whose expected magnitude is at least atol (a
+relative error against a zero is not a number anyone can use).
 
 Default tolerances by output dtype, and why:
 
@@ -100,7 +102,10 @@ def error_stats(name, actual, expected, *, atol=None, rtol=None):
     ref = np.abs(e[finite])
     max_abs = float(diff.max()) if diff.size else (np.inf if nonfinite else 0.0)
     scale = float(ref.max()) if ref.size else 0.0
-    max_rel = float((diff / np.maximum(ref, np.finfo("float32").tiny)).max()) if diff.size else 0.0
+    # Relative error where it means something: elements whose reference is
+    # at least atol (near zero only the absolute error is meaningful).
+    meaningful = ref >= max(atol, np.finfo("float32").tiny)
+    max_rel = float((diff[meaningful] / ref[meaningful]).max()) if meaningful.any() else 0.0
     mean_abs = float(diff.mean()) if diff.size else 0.0
     return OutputStats(
         name, tuple(e.shape), max_abs, max_rel, mean_abs, scale, atol, rtol, nonfinite

@@ -205,6 +205,25 @@ def test_sequential_loaded_from_a_file_folds_its_subsampling_back(tmp_path):
     assert_same_layer_weights(model, back)
 
 
+def test_a_check_on_outputs_that_ignore_the_input_says_so():
+    inputs = keras.Input((4, 4, 3))
+    blind = keras.Model(
+        inputs, L.Conv2D(2, 1, kernel_initializer="zeros", bias_initializer="ones")(inputs)
+    )
+    notes = converters.conv_to_dense(blind).conversion_report.notes
+    assert any("hardly depends on the input" in note for note in notes)
+    seeing = keras.Model(inputs, L.Conv2D(2, 1)(inputs))
+    assert converters.conv_to_dense(seeing).conversion_report.notes == []
+
+
+def test_outputs_of_one_layer_called_twice_are_told_apart():
+    inputs = keras.Input((4, 4, 3))
+    tied = Conv1x1(5, name="tied")
+    model = randomize(keras.Model(inputs, [tied(inputs), tied(inputs, form="dense")]))
+    dense = converters.conv_to_dense(model)
+    assert [s.name for s in dense.conversion_report.verification] == ["tied", "tied_1"]
+
+
 def test_time_distributed_conv_and_other_convs_are_reported():
     inputs = keras.Input((6, 6, 4))
     x = L.DepthwiseConv2D(1, name="depthwise")(inputs)

@@ -149,6 +149,12 @@ def test_compare_tolerances(main, files, tmp_path, capsys):
     assert "must be a number or OUTPUT:NUMBER" in capsys.readouterr().err
     assert main(args + ["--atol", "logits:1e-3"]) == 2
     assert "atol names unknown outputs logits" in capsys.readouterr().err
+    assert main(args + ["--atol", "1e-3", "1e-4"]) == 2
+    assert "--atol is given twice for all outputs (0.001 and 0.0001)" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["compare", "--atol", "1e-3", conv, str(tmp_path / "d.onnx")])
+    assert info.value.code == 2
+    assert "give them after the files" in capsys.readouterr().err
 
 
 def test_compare_cuda_and_corrupt_files(main, files, tmp_path, capsys):
