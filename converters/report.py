@@ -91,6 +91,11 @@ class ConversionReport:
         parts = [self.summary()]
         if self.layers:
             parts.append(self.table())
+        else:
+            parts.append(
+                "note: no candidate layer in this model for this direction; "
+                "the result computes the same with the same layers"
+            )
         parts += [f"note: {note}" for note in self.notes]
         parts += [stats.line() for stats in self.verification]
         return "\n".join(parts)

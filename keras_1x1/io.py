@@ -104,6 +104,9 @@ def _explain_load_error(path, error):
 
 def output_path(path, *, overwrite=False, inputs=(), suffixes=None):
     """Check an output path before any work is done on it."""
+    text = os.fspath(path)
+    if text.endswith(("/", os.sep)):
+        raise UserInputError(f"{text}: names a folder; give the output file's name")
     path = Path(path)
     if suffixes and path.suffix.lower() not in suffixes:
         raise UserInputError(

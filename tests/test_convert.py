@@ -216,6 +216,14 @@ def test_a_check_on_outputs_that_ignore_the_input_says_so():
     assert converters.conv_to_dense(seeing).conversion_report.notes == []
 
 
+def test_a_model_without_candidates_is_said_to_have_none():
+    inputs = keras.Input((4, 4, 3))
+    model = keras.Model(inputs, L.ReLU()(inputs))
+    same = converters.dense_to_conv(model)
+    assert same.conversion_report.layers == []
+    assert "no candidate layer" in str(same.conversion_report)
+
+
 def test_outputs_of_one_layer_called_twice_are_told_apart():
     inputs = keras.Input((4, 4, 3))
     tied = Conv1x1(5, name="tied")

@@ -90,6 +90,9 @@ def test_unwritable_or_missing_output_folder(tmp_path, monkeypatch):
         io.save_model(_small_model(), blocker / "m.keras")
     with pytest.raises(UserInputError, match="does not exist"):
         io.save_model(_small_model(), tmp_path / "missing" / "m.keras")
+    with pytest.raises(UserInputError, match="names a folder"):
+        io.save_model(_small_model(), f"{tmp_path}/m.keras/")
+    assert not (tmp_path / "m.keras").exists()
     # A folder the process may not create files in (root may write anywhere,
     # so the refusal is injected where the temporary file is created).
     import tempfile
