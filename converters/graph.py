@@ -43,7 +43,8 @@ def unique_name(base, taken):
 def call_nodes(layer, model=None):
     """The nodes where `layer` is called on symbolic tensors.
 
-    With `model`, only the calls that belong to that model's graph. A
+    With `model` (a model, or its `Consumers`), only the calls that belong
+    to that model's graph. A
     Sequential model loaded from a file calls its layers again each time a
     layer is added while it is rebuilt, so its layers carry calls from
     graphs that no longer exist; only the last graph's count.
@@ -51,7 +52,7 @@ def call_nodes(layer, model=None):
     nodes = list(getattr(layer, "_inbound_nodes", []))
     if model is None:
         return nodes
-    members = graph_nodes(model)
+    members = model.nodes if isinstance(model, Consumers) else graph_nodes(model)
     return [node for node in nodes if id(node) in members]
 
 
@@ -88,11 +89,17 @@ def producer(tensor):
 
 
 class Consumers:
-    """How many calls read each symbolic tensor of one model's graph."""
+    """How many calls read each symbolic tensor of one model's graph.
+
+    Also holds the ids of the graph's nodes (`nodes`); pass it for `model`
+    to `call_nodes` to read many layers' calls without walking the graph
+    each time.
+    """
 
     def __init__(self, model):
         self.counts = {}
         self.outputs = {id(t) for t in keras.tree.flatten(functional_graph(model).outputs)}
+        self.nodes = graph_nodes(model)
         nodes_by_depth = getattr(functional_graph(model), "_nodes_by_depth", {})
         for nodes in nodes_by_depth.values():
             for node in nodes:

@@ -177,14 +177,17 @@ def dense_to_conv(model, *, target="keras", verify=True):
 
 def _foldable_pool(layer, parent, found, consumers):
     """A 1x1 subsampling pool whose only reader is `layer`'s only call."""
-    nodes = graph.call_nodes(layer, parent)
+    if id(parent) not in consumers:  # one walk of each parent's graph
+        consumers[id(parent)] = graph.Consumers(parent)
+    readers = consumers[id(parent)]
+    nodes = graph.call_nodes(layer, readers)
     if len(nodes) != 1 or not nodes[0].input_tensors:
         return None
     tensor = nodes[0].input_tensors[0]
     pool = graph.producer(tensor)
     if pool is None or pointwise.subsampling_pool(pool) is None:
         return None
-    if len(graph.call_nodes(pool, parent)) != 1 or pool.data_format != found.data_format:
+    if len(graph.call_nodes(pool, readers)) != 1 or pool.data_format != found.data_format:
         return None
     if len(pool.strides) != found.spatial:
         return None
@@ -192,9 +195,7 @@ def _foldable_pool(layer, parent, found, consumers):
         layers = parent.layers
         index = layers.index(layer) if layer in layers else -1
         return pool if index > 0 and layers[index - 1] is pool else None
-    if id(parent) not in consumers:
-        consumers[id(parent)] = graph.Consumers(parent)
-    if not consumers[id(parent)].only_reader(tensor):
+    if not readers.only_reader(tensor):
         return None
     return pool
 

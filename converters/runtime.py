@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import warnings
 from pathlib import Path
@@ -59,8 +60,13 @@ def _normalized(name):
     return name.lower().replace("_", "-").replace(".", "-")
 
 
+@functools.lru_cache(maxsize=None)
 def installed_onnxruntimes():
-    """Names of the onnxruntime distributions installed (normally one)."""
+    """Names of the onnxruntime distributions installed (normally one).
+
+    Read once per process (a scan of every installed package's metadata);
+    every session checks it.
+    """
     found = set()
     for dist in importlib.metadata.distributions():
         try:
@@ -69,7 +75,7 @@ def installed_onnxruntimes():
             continue
         if name and _normalized(name) in _ORT_DISTRIBUTIONS:
             found.add(_normalized(name))
-    return sorted(found)
+    return tuple(sorted(found))
 
 
 def installation_problem(distributions=None):

@@ -19,6 +19,7 @@ import itertools
 
 import numpy as np
 import onnx_ir as ir
+from onnxscript.rewriter import pattern
 
 INT64_MAX = int(np.iinfo(np.int64).max)
 
@@ -467,3 +468,26 @@ def axes_node(op, op_type, x, axes, version, **attributes):
     if version is not None and version >= AXES_INPUT_SINCE.get(op_type, 10**6):
         return op.op(op_type, x, int64(op, list(axes)), **attributes)
     return op.op(op_type, x, axes=list(axes), **attributes)
+
+
+class TransposeInto(pattern.RewriteRuleClassBase):
+    """Base of the rules for ``Op(Transpose(x), ...)``: the pattern and the perm.
+
+    Subclasses set `op_type` (or pass it) and write `check` and `rewrite`
+    over ``x``, ``t`` (the Transpose's output) and ``y``. The Transpose may have other consumers (remove_nodes=False):
+    each branch gets its own copy, and common subexpression elimination
+    merges copies that stay identical.
+    """
+
+    op_type = None
+    name_format = "TransposeThrough{}"
+
+    def __init__(self, op_type=None):
+        self.op_type = op_type or self.op_type
+        super().__init__(self.name_format.format(self.op_type), remove_nodes=False)
+
+    def pattern(self, op, x):
+        t = op.Transpose(x, _allow_other_attributes=True, _outputs=["t"])
+        return getattr(op, self.op_type)(
+            t, _allow_other_inputs=True, _allow_other_attributes=True, _outputs=["y"]
+        )

@@ -60,17 +60,7 @@ class SqueezeAfterReduce(pattern.RewriteRuleClassBase):
         return _common.axes_node(op, self.op_type, x, axes, self._version, keepdims=0)
 
 
-class TransposeThroughReduce(pattern.RewriteRuleClassBase):
-    def __init__(self, op_type):
-        super().__init__(f"TransposeThrough{op_type}", remove_nodes=False)
-        self.op_type = op_type
-
-    def pattern(self, op, x):
-        t = op.Transpose(x, _allow_other_attributes=True, _outputs=["t"])
-        return getattr(op, self.op_type)(
-            t, _allow_other_inputs=True, _allow_other_attributes=True, _outputs=["y"]
-        )
-
+class TransposeThroughReduce(_common.TransposeInto):
     def check(self, context, x, t, y, **_) -> MatchResult:
         result = MatchResult()
         perm = _common.transpose_perm(t.producer())

@@ -8,7 +8,7 @@ are MatMuls the transposes must get past the Squeeze to meet their inverses.
 
 from __future__ import annotations
 
-from onnxscript.rewriter import MatchResult, pattern
+from onnxscript.rewriter import MatchResult
 
 from . import _common
 
@@ -20,13 +20,9 @@ def remaining_perm(perm, removed):
     return [index[perm[i]] for i in range(len(perm)) if perm[i] not in removed]
 
 
-class SqueezeAfterTranspose(pattern.RewriteRuleClassBase):
-    def __init__(self):
-        super().__init__("SqueezeAfterTranspose", remove_nodes=False)
-
-    def pattern(self, op, x):
-        t = op.Transpose(x, _allow_other_attributes=True, _outputs=["t"])
-        return op.Squeeze(t, _allow_other_inputs=True, _allow_other_attributes=True, _outputs=["y"])
+class SqueezeAfterTranspose(_common.TransposeInto):
+    op_type = "Squeeze"
+    name_format = "{}AfterTranspose"
 
     def check(self, context, x, t, y, **_) -> MatchResult:
         result = MatchResult()

@@ -8,18 +8,13 @@ depending on the form).
 
 from __future__ import annotations
 
-from onnxscript.rewriter import MatchResult, pattern
+from onnxscript.rewriter import MatchResult
 
 from . import _common
 
 
-class TransposeThroughPad(pattern.RewriteRuleClassBase):
-    def __init__(self):
-        super().__init__("TransposeThroughPad", remove_nodes=False)
-
-    def pattern(self, op, x):
-        t = op.Transpose(x, _allow_other_attributes=True, _outputs=["t"])
-        return op.Pad(t, _allow_other_inputs=True, _allow_other_attributes=True, _outputs=["y"])
+class TransposeThroughPad(_common.TransposeInto):
+    op_type = "Pad"
 
     def check(self, context, x, t, y, **_) -> MatchResult:
         result = MatchResult()

@@ -6,19 +6,14 @@ moves below it (the layout normal form pushes transposes toward outputs).
 
 from __future__ import annotations
 
-from onnxscript.rewriter import MatchResult, pattern
+from onnxscript.rewriter import MatchResult
 
 from . import _common
 from .slice_normalize import canonical_slice
 
 
-class TransposeThroughSlice(pattern.RewriteRuleClassBase):
-    def __init__(self):
-        super().__init__("TransposeThroughSlice", remove_nodes=False)
-
-    def pattern(self, op, x):
-        t = op.Transpose(x, _allow_other_attributes=True, _outputs=["t"])
-        return op.Slice(t, _allow_other_inputs=True, _outputs=["y"])
+class TransposeThroughSlice(_common.TransposeInto):
+    op_type = "Slice"
 
     def check(self, context, x, t, y, **_) -> MatchResult:
         result = MatchResult()

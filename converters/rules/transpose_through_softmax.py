@@ -10,35 +10,20 @@ NHWC last axis after it.
 
 from __future__ import annotations
 
-from onnxscript.rewriter import MatchResult, pattern
+from onnxscript.rewriter import MatchResult
 
 from . import _common
 
 OP_TYPES = ("Softmax", "LogSoftmax", "Hardmax")
 
 
-def _opset(context):
-    model = getattr(context, "model", None)
-    if model is None:
-        return None
-    return dict(model.opset_imports).get("", None)
-
-
-class TransposeThroughSoftmax(pattern.RewriteRuleClassBase):
-    def __init__(self, op_type):
-        super().__init__(f"TransposeThrough{op_type}", remove_nodes=False)
-        self.op_type = op_type
-
-    def pattern(self, op, x):
-        t = op.Transpose(x, _allow_other_attributes=True, _outputs=["t"])
-        return getattr(op, self.op_type)(t, _allow_other_attributes=True, _outputs=["y"])
-
+class TransposeThroughSoftmax(_common.TransposeInto):
     def check(self, context, x, t, y, **_) -> MatchResult:
         result = MatchResult()
         perm = _common.transpose_perm(t.producer())
         if perm is None:
             return result.fail("the Transpose perm is unknown")
-        opset = _opset(context)
+        opset = _common.opset(context)
         if opset is None or opset < 13:
             return result.fail(f"{self.op_type} before opset 13 flattens to 2-D")
         return result

@@ -11,22 +11,12 @@ subexpression elimination merges copies that stay identical.
 
 from __future__ import annotations
 
-from onnxscript.rewriter import MatchResult, pattern
+from onnxscript.rewriter import MatchResult
 
 from . import _common
 
 
-class TransposeThroughUnary(pattern.RewriteRuleClassBase):
-    def __init__(self, op_type):
-        super().__init__(f"TransposeThrough{op_type}", remove_nodes=False)
-        self.op_type = op_type
-
-    def pattern(self, op, x):
-        t = op.Transpose(x, _allow_other_attributes=True, _outputs=["t"])
-        return getattr(op, self.op_type)(
-            t, _allow_other_inputs=True, _allow_other_attributes=True, _outputs=["y"]
-        )
-
+class TransposeThroughUnary(_common.TransposeInto):
     def check(self, context, x, t, y, **_) -> MatchResult:
         result = MatchResult()
         if _common.transpose_perm(t.producer()) is None:
