@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test bench models clean
+.PHONY: demo test test-onnx-only bench models clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,17 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
+# The ONNX side where only numpy, onnx, onnxscript and onnxruntime are
+# installed (a deployment box): keras-1x1 without its Keras dependencies.
+ONNX_VENV := .venv-onnx
+test-onnx-only:
+	rm -rf $(ONNX_VENV)
+	$(PYTHON) -m venv $(ONNX_VENV)
+	$(ONNX_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(ONNX_VENV)/bin/python -m pip install --quiet numpy onnx onnxscript onnx-ir onnxruntime
+	$(ONNX_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	$(ONNX_VENV)/bin/python tests/deploy/onnx_only.py
+
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run.py
 
@@ -36,4 +47,4 @@ models: $(VENV)/.installed-test
 	$(BIN)/python models/train.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) $(ONNX_VENV) build dist *.egg-info .pytest_cache .hypothesis

@@ -43,14 +43,14 @@ def run(quick=False):
 
     import keras
 
-    import keras_1x1  # noqa: F401  (loads TensorFlow quietly)
     from keras_1x1 import converters
-    from keras_1x1.converters import verify as checks
-    from keras_1x1.converters.report import ConversionReport
+    from keras_1x1.converters.keras import signature
+    from keras_1x1.converters.keras import verify as checks
+    from keras_1x1.converters.keras.report import ConversionReport
 
     model, label = _model(quick)
     dense = converters.conv_to_dense(model, verify=False)
-    inputs = checks.sample_inputs(model)
+    inputs = signature.sample_inputs(model)
 
     def clone_and_set():
         clone = keras.models.clone_model(model)
@@ -78,7 +78,7 @@ def run(quick=False):
     weight_bytes = sum(int(w.numpy().nbytes) for w in model.weights)
     _, memory = harness.peak_memory(converters.conv_to_dense, model, verify=False)
     _, baseline_memory = harness.peak_memory(clone_and_set)
-    n_layers = sum(1 for _ in converters.graph.walk(model))
+    n_layers = sum(1 for _ in converters.keras.graph.walk(model))
     report = dense.conversion_report
     time_table = comparison.table(
         f"Conversion time: {label}, {n_layers} layers, "

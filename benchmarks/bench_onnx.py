@@ -74,7 +74,7 @@ def _minimal(kernel, bias, shape):
 def _layer_graphs(shape, units):
     import keras
     import numpy as np
-    from keras_1x1.converters import canonical
+    from keras_1x1.converters.onnx import canonical
 
     from keras_1x1 import converters
 
@@ -112,7 +112,7 @@ def cuda_available():
 
 def latency_table(quick=False, provider="cpu"):
     import numpy as np
-    from keras_1x1.converters import runtime
+    from keras_1x1.converters.onnx import runtime
 
     sizes = QUICK if quick else FULL
     graphs = _layer_graphs(**sizes)
@@ -207,9 +207,8 @@ def _big_model(quick):
 def canonicalize_table(quick=False):
     import dataclasses
 
-    from keras_1x1.converters import canonical, runtime
-
     from keras_1x1 import converters
+    from keras_1x1.converters.onnx import canonical, fingerprint, runtime
 
     name, layers, proto, export_s = _big_model(quick)
     canonical_proto = converters.canonicalize(proto)
@@ -230,7 +229,7 @@ def canonicalize_table(quick=False):
         ),
         harness.Candidate(
             "fingerprint of the canonical graph (idempotence check)",
-            lambda: canonical.fingerprint_of_canonical(canonical.canonical_ir(canonical_proto)),
+            lambda: fingerprint.fingerprint_of_canonical(canonical.canonical_ir(canonical_proto)),
         ),
     ]
     result = harness.compare(candidates, settings=settings)

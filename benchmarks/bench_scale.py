@@ -45,10 +45,9 @@ def _timed(fn, *args, **kwargs):
 
 
 def run(quick=False):
-    import keras_1x1  # noqa: F401  (loads TensorFlow quietly)
     from keras_1x1 import converters
-    from keras_1x1.converters import verify as checks
-    from keras_1x1.converters.report import ConversionReport
+    from keras_1x1.converters.keras import verify as checks
+    from keras_1x1.converters.keras.report import ConversionReport
 
     depths = (20, 40, 80) if quick else (100, 300, 1000)
     rows, base = [], {}

@@ -74,18 +74,6 @@ def _as_tables(result, module):
     )
 
 
-def _quiet_device_probe():
-    """Let TensorFlow load and probe devices now, its native chatter hidden."""
-    try:
-        from keras_1x1._quiet import probe_devices
-    except Exception:
-        return
-    try:
-        probe_devices()
-    except Exception:
-        pass
-
-
 def _write_atomic(path, text):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -139,7 +127,15 @@ def main(argv=None):
         "latest-quick.md" if args.quick else "latest.md"
     )
 
-    _quiet_device_probe()
+    from keras_1x1.cli._common import native_stderr_quiet
+
+    # TensorFlow's and onnxruntime's native start-up chatter stays off the
+    # tables; the benchmarks' own lines go through sys.stderr as usual.
+    with native_stderr_quiet():
+        return _run_selected(args, available, selected, output)
+
+
+def _run_selected(args, available, selected, output):
     mode = "quick" if args.quick else "full"
     stamp = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     header = (

@@ -8,27 +8,27 @@ one shared kernel compute the same thing. This package provides:
   to the other (and convolutionalizes classifier heads), exports them to
   ONNX and proves both forms give the same canonical graph and outputs.
 
+Importing the package is cheap: Keras and TensorFlow are imported when a
+layer or a Keras converter is first touched, so the ONNX tools work where
+only onnx and onnxruntime are installed. When Keras is already imported,
+the layers are registered for `keras.saving.load_model` at once.
+
 >>> import keras_1x1
->>> from keras_1x1 import converters
+>>> keras_1x1.Conv1x1.__name__
+'Conv1x1'
 """
+
+import importlib
+import sys
+
+from keras_1x1.errors import ConversionError, Keras1x1Error, UserInputError
 
 __version__ = "0.1.0"
 
-import os as _os
-import sys as _sys
-
-# TensorFlow's C++ start-up chatter (CUDA probing, CPU feature notes) hides
-# the output that matters; a value the user set is kept.
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-if "tensorflow" not in _sys.modules:
-    from keras_1x1._quiet import native_stderr_silenced as _silenced
-
-    with _silenced():
-        import tensorflow as _tensorflow  # noqa: F401
-
-from keras_1x1.conv1x1 import Conv1x1
-from keras_1x1.errors import ConversionError, Keras1x1Error, UserInputError
-from keras_1x1.pixel_dense import PixelDense
+_LAYERS = {
+    "Conv1x1": "keras_1x1.layers.conv1x1",
+    "PixelDense": "keras_1x1.layers.pixel_dense",
+}
 
 __all__ = [
     "Conv1x1",
@@ -38,3 +38,22 @@ __all__ = [
     "UserInputError",
     "__version__",
 ]
+
+
+def __getattr__(name):
+    module = _LAYERS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+if "keras" in sys.modules:
+    # Keras is loaded already: register the layers now, so a model file that
+    # uses them loads with plain keras.saving.load_model.
+    import keras_1x1.layers  # noqa: F401

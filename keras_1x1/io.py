@@ -63,17 +63,16 @@ def load_model(path, *, unsafe=False, compile=True):
 
 
 def _load(keras, path, *, unsafe, compile):
-    from keras_1x1._quiet import native_stderr_silenced
+    import keras_1x1.layers  # noqa: F401  (registers Conv1x1 and PixelDense)
 
-    with native_stderr_silenced():
-        try:
-            return keras.saving.load_model(path, compile=compile, safe_mode=not unsafe)
-        except Exception as error:
-            # A compile config that cannot be rebuilt (a custom loss, say)
-            # should not stop a conversion: load the model without it.
-            if not compile or "compile" not in str(error).lower():
-                raise
-            return keras.saving.load_model(path, compile=False, safe_mode=not unsafe)
+    try:
+        return keras.saving.load_model(path, compile=compile, safe_mode=not unsafe)
+    except Exception as error:
+        # A compile config that cannot be rebuilt (a custom loss, say)
+        # should not stop a conversion: load the model without it.
+        if not compile or "compile" not in str(error).lower():
+            raise
+        return keras.saving.load_model(path, compile=False, safe_mode=not unsafe)
 
 
 def _explain_load_error(path, error):
@@ -133,12 +132,18 @@ def output_path(path, *, overwrite=False, inputs=(), suffixes=None):
     return path
 
 
+class Discard(Exception):
+    """Raise inside `atomic_output` to drop what was written: the temporary
+    file is removed, `path` is left as it was, and no error escapes."""
+
+
 @contextlib.contextmanager
 def atomic_output(path):
     """Yield a temporary path next to `path`; rename it into place on success.
 
     On any failure (including KeyboardInterrupt) the temporary file is
-    removed and an existing file at `path` is left untouched.
+    removed and an existing file at `path` is left untouched; raising
+    `Discard` does the same without an error (a file that failed a check).
     """
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
@@ -160,6 +165,9 @@ def atomic_output(path):
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
+    except Discard:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
     except OSError as error:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

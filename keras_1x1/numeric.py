@@ -18,6 +18,8 @@ Default tolerances by output dtype, and why:
 - float64: atol 1e-10, rtol 1e-9.
 """
 
+from __future__ import annotations
+
 import dataclasses
 
 import numpy as np
@@ -118,20 +120,122 @@ def _wider(a, b):
     return max(names, key=lambda n: default_tolerance(n)[0])
 
 
-def sample_array(shape, dtype, rng, *, fill=16, batch=2):
-    """A random array for an input spec; None dims become `batch`/`fill`."""
-    dims = []
-    for i, d in enumerate(shape):
-        if d is None or (isinstance(d, int) and d < 0) or isinstance(d, str):
-            d = batch if i == 0 else fill
-        dims.append(int(d))
-    name = dtype_name(dtype)
-    if name.startswith(("int", "uint")):
-        return rng.integers(0, 10, size=dims).astype(name)
-    if name == "bool":
-        return rng.random(size=dims) < 0.5
-    if name == "bfloat16":
-        import ml_dtypes
+# -- tolerances given by the user --------------------------------------------------
 
-        return rng.normal(size=dims).astype(ml_dtypes.bfloat16)
-    return rng.normal(size=dims).astype(name if name != "string" else "float32")
+
+def tolerance_for(value, *names, what="tolerance"):
+    """The tolerance one output gets from what the user gave.
+
+    ``value`` is None (the dtype default applies), a number (every output),
+    or ``{output name: number}`` where the key None applies to every output
+    not named. ``names`` are the output's names, tried in order (an output
+    matched across two models may have two).
+    """
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        for key in (*names, None):
+            if key in value:
+                return float(value[key])
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        from keras_1x1.errors import UserInputError
+
+        raise UserInputError(f"{what} must be a number or a dict of numbers, got {value!r}") from None
+
+
+def check_tolerance_names(value, names, what="tolerance"):
+    """Refuse per-output tolerances that name outputs that do not exist."""
+    if isinstance(value, dict):
+        unknown = [k for k in value if k is not None and k not in names]
+        if unknown:
+            from keras_1x1.errors import UserInputError
+
+            raise UserInputError(
+                f"{what} names unknown outputs {', '.join(map(str, unknown))}; "
+                f"the outputs are {', '.join(names)}"
+            )
+
+
+# -- inputs drawn for a check -------------------------------------------------------
+
+# Every check draws its inputs here: the batch has BATCH samples and every
+# other dimension left free (None) gets FREE_DIM entries, unless the spec
+# caps it (a sequence length within a position table).
+BATCH = 2
+FREE_DIM = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class InputSpec:
+    """What one model input accepts, for drawing inputs that it can run on.
+
+    Attributes:
+        name: the input's name.
+        shape: its shape; None (or a symbolic name) for free dimensions,
+            the first one being the batch.
+        dtype: a numpy dtype name.
+        low, high: integer inputs get values in ``[low, high)`` (default
+            ``[0, 10)``); ``low == high - 1`` draws a constant (a mask of ones).
+        free: the size of the free non-batch dimensions (default `FREE_DIM`).
+        why: where the range or size comes from, for the report.
+    """
+
+    name: str
+    shape: tuple
+    dtype: str = "float32"
+    low: int | None = None
+    high: int | None = None
+    free: int | None = None
+    why: str = ""
+
+    def concrete_shape(self, batch=BATCH):
+        dims = []
+        for i, d in enumerate(self.shape):
+            if d is None or isinstance(d, str) or (isinstance(d, int) and d < 0):
+                d = batch if i == 0 else (self.free or FREE_DIM)
+            dims.append(int(d))
+        return tuple(dims)
+
+    def describe(self, batch=BATCH):
+        shape = "x".join(map(str, self.concrete_shape(batch)))
+        text = f"{self.name} {shape} {self.dtype}"
+        name = dtype_name(self.dtype)
+        if name.startswith(("int", "uint")):
+            low, high = self._range()
+            text += f" = {low}" if high - low == 1 else f" in [{low}, {high})"
+        elif name != "bool":
+            text += " ~ N(0, 1)"
+        return text + (f" ({self.why})" if self.why else "")
+
+    def _range(self):
+        low = 0 if self.low is None else int(self.low)
+        high = 10 if self.high is None else int(self.high)
+        return low, max(high, low + 1)
+
+    def draw(self, rng, batch=BATCH):
+        dims = self.concrete_shape(batch)
+        name = dtype_name(self.dtype)
+        if name.startswith(("int", "uint")):
+            low, high = self._range()
+            return rng.integers(low, high, size=dims).astype(name)
+        if name == "bool":
+            return rng.random(size=dims) < 0.5
+        if name == "bfloat16":
+            import ml_dtypes
+
+            return rng.normal(size=dims).astype(ml_dtypes.bfloat16)
+        return rng.normal(size=dims).astype(name if name != "string" else "float32")
+
+
+def draw_inputs(specs, seed=0, *, batch=BATCH):
+    """``{name: array}``, one array per `InputSpec`, from one seeded generator."""
+    rng = np.random.default_rng(seed)
+    return {spec.name: spec.draw(rng, batch) for spec in specs}
+
+
+def sample_array(shape, dtype, rng, *, batch=BATCH):
+    """A random array for a bare ``(shape, dtype)`` spec."""
+    return InputSpec("x", tuple(shape), dtype_name(dtype)).draw(rng, batch)

@@ -4,7 +4,7 @@
     .venv/bin/python models/train.py --only flat --out /tmp/m --epochs 2
 
 Each model is trained from a fixed seed on the training split of
-`keras_1x1.digits.load_split()` (1,347 images), evaluated on the held-out
+`keras_1x1.demo.digits.load_split()` (1,347 images), evaluated on the held-out
 split (450 images), and saved, without optimizer state, as
 ``OUT/NAME.keras`` (atomically). When all three are trained in one run,
 ``OUT/README.md`` is rewritten with their numbers.
@@ -29,14 +29,14 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-import keras_1x1  # noqa: E402,F401  (loads TensorFlow quietly)
 import builders  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from keras_1x1 import digits, io  # noqa: E402
-from keras_1x1._quiet import native_stderr_silenced, probe_devices  # noqa: E402
+from keras_1x1 import io  # noqa: E402
+from keras_1x1.cli._common import native_stderr_quiet  # noqa: E402
+from keras_1x1.demo import digits  # noqa: E402
 
 SEED = 0
 
@@ -144,7 +144,7 @@ def train(name, data, *, epochs=None, seed=SEED, verbose=0):
         loss="categorical_crossentropy",
         metrics=["accuracy"],
     )
-    with native_stderr_silenced():  # tf.data's native log lines
+    with native_stderr_quiet():  # tf.data's native log lines
         model.fit(
             x_train,
             y_train,
@@ -284,7 +284,7 @@ def write_readme(out, results, *, total_seconds):
         lines.append(f"- `{name}`: {r['architecture']}")
     lines += [
         "",
-        "Data: `keras_1x1.digits.load_split(seed=0, test_fraction=0.25)`, a",
+        "Data: `keras_1x1.demo.digits.load_split(seed=0, test_fraction=0.25)`, a",
         "stratified split: 1,347 training images, 450 held out. The held-out",
         "images are used only for the numbers above, never for training.",
         "Pixels are scaled to [0, 1]; inputs are (8, 8, 1).",
@@ -339,7 +339,6 @@ def main(argv=None):
         parser.error(f"--out {args.out}: no such folder")
 
     names = [n for n in NAMES if not args.only or n in args.only]
-    probe_devices()
     data = digits.load_split(seed=SEED)
     x_test, y_test = data[2], data[3]
     results = {}

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from keras_1x1.converters import verify as checks
+from keras_1x1.converters.keras import signature as checks
 
 L = keras.layers
 
@@ -33,7 +33,7 @@ def weights_by_path(model):
 
 def layer_weights(model):
     """{layer name: [arrays]} over every layer with weights (nested too)."""
-    from keras_1x1.converters import graph
+    from keras_1x1.converters.keras import graph
 
     return {
         layer.name: [np.array(a) for a in layer.get_weights()]
@@ -53,7 +53,7 @@ def assert_same_layer_weights(a, b):
 
 
 def outputs(model, inputs):
-    return checks.run(model, inputs)
+    return list(checks.run(model, inputs).values())
 
 
 def assert_differs_then_matches(original, converted, inputs=None, atol=1e-5):

@@ -3,7 +3,6 @@ one-line error, exit status 2, no partial output, the input untouched."""
 
 import hashlib
 import os
-import zipfile
 from pathlib import Path
 
 import keras
@@ -12,7 +11,7 @@ import onnx
 import pytest
 
 from keras_1x1 import ConversionError, UserInputError, cli, converters, io
-from keras_1x1.converters import runtime
+from keras_1x1.converters.onnx import runtime
 from model_zoo import randomize
 
 L = keras.layers

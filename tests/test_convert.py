@@ -7,15 +7,13 @@ import keras
 import numpy as np
 import pytest
 
-import keras_1x1
 from keras_1x1 import Conv1x1, ConversionError, PixelDense, UserInputError, converters
-from keras_1x1.converters import verify as checks
+from keras_1x1.converters.keras import signature as checks
 from model_zoo import (
     assert_differs_then_matches,
     assert_same_layer_weights,
     conv_zoo,
     dense_zoo,
-    layer_weights,
     outputs,
     randomize,
     weights_by_path,
@@ -311,7 +309,7 @@ def test_dict_inputs_outputs_and_raw_ops():
 
 
 def test_verification_catches_a_wrong_conversion(monkeypatch):
-    from keras_1x1.converters import pointwise
+    from keras_1x1.converters.keras import pointwise
 
     model = randomize(conv_zoo())
     real = pointwise.to_dense
@@ -366,3 +364,24 @@ def test_verify_accepts_given_inputs():
     x = np.ones((1, 9, 9, 8), "float32")
     dense = converters.conv_to_dense(model, verify=x)
     assert dense.conversion_report.verification[0].shape[0] == 1
+
+
+def test_a_subsampling_pool_read_by_another_layer_is_not_folded():
+    inputs = keras.Input((8, 8, 4), name="image")
+    h = L.Conv2D(4, 3, padding="same", name="stem")(inputs)
+    sub = L.MaxPooling2D(1, strides=2, name="sub")(h)
+    a = L.Dense(6, name="pixel")(sub)
+    b = L.ReLU(name="other_reader")(sub)  # reads the pooled map too
+    model = randomize(keras.Model(inputs, [a, b]))
+    conv = converters.dense_to_conv(model)
+    assert conv.conversion_report.verified
+    assert isinstance(conv.get_layer("pixel"), L.Conv2D)
+    assert conv.get_layer("pixel").strides == (1, 1)
+    assert isinstance(conv.get_layer("sub"), L.MaxPooling2D)
+    assert "sub" not in {e.path for e in conv.conversion_report.converted}
+
+    # Read by the Dense alone, the same pool becomes the conv's strides.
+    alone = randomize(keras.Model(inputs, L.Dense(6, name="pixel_alone")(sub)))
+    folded = converters.dense_to_conv(alone)
+    assert folded.get_layer("pixel_alone").strides == (2, 2)
+    assert not any(isinstance(layer, L.MaxPooling2D) for layer in folded.layers)

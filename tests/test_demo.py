@@ -8,7 +8,7 @@ import keras
 import pytest
 
 from keras_1x1 import cli
-from keras_1x1.converters import runtime
+from keras_1x1.converters.onnx import runtime
 from model_zoo import randomize
 
 EXE = str(Path(sys.executable).with_name("keras-1x1"))
@@ -55,3 +55,16 @@ def test_validate_on_cuda_never_falls_back(mixed_model, capsys):
     else:
         assert cli.main(["validate", str(mixed_model), "--provider", "cuda"]) == 2
         assert "CUDA" in capsys.readouterr().err
+
+
+def test_validate_fails_when_onnxruntime_outputs_differ(mixed_model, capsys, monkeypatch):
+    # The canonical graphs are identical; only the outputs are wrong.
+    real = runtime.run
+    monkeypatch.setattr(runtime, "run", lambda session, feeds: {
+        name: value + 1.0 for name, value in real(session, feeds).items()
+    })
+    assert cli.main(["validate", str(mixed_model)]) == 1
+    out = capsys.readouterr().out
+    assert "canonical graphs: identical" in out
+    assert out.count("MISMATCH") == 4
+    assert out.strip().endswith("FAILED")

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import onnx
 import pytest
-from keras_1x1.converters import runtime
+from keras_1x1.converters.onnx import runtime
 
 from keras_1x1 import converters
 from model_zoo import randomize

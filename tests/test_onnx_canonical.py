@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import onnx
 import pytest
-from keras_1x1.converters import canonical, runtime
+from keras_1x1.converters.onnx import canonical, runtime
 
 import keras_1x1
 from keras_1x1 import converters

@@ -1,10 +1,9 @@
 """`keras-1x1 export` and `keras-1x1 compare`: reports, exit codes, errors.
 
 The commands run through `keras_1x1.cli.main` (its parser, its error
-handling) with the subcommands bound to `keras_1x1._cmd_onnx`.
+handling), in this process and in a real one.
 """
 
-import inspect
 import os
 import subprocess
 import sys
@@ -12,15 +11,14 @@ import sys
 import keras
 import pytest
 
-from keras_1x1 import _cmd_onnx, cli
+from keras_1x1 import UserInputError, cli
+from keras_1x1.cli._common import parse_tolerances
 
 L = keras.layers
 
 
 @pytest.fixture
-def main(monkeypatch):
-    monkeypatch.setattr(cli, "_cmd_export", _cmd_onnx.run_export)
-    monkeypatch.setattr(cli, "_cmd_compare", _cmd_onnx.run_compare)
+def main():
     return cli.main
 
 
@@ -43,6 +41,12 @@ def files(tmp_path_factory):
             layer.set_weights([w.reshape(v.shape) for w, v in zip(source, layer.get_weights())])
     conv.save(folder / "conv.keras")
     dense.save(folder / "dense.keras")
+    # The same model with one weight moved by 1e-5: outputs a little apart.
+    layer = dense.get_layer("pw")
+    kernel, bias = layer.get_weights()
+    kernel[0, 0] += 1e-5
+    layer.set_weights([kernel, bias])
+    dense.save(folder / "nudged.keras")
     return folder
 
 
@@ -137,10 +141,12 @@ def test_compare_passes_and_fails(main, files, tmp_path, capsys):
 
 
 def test_compare_tolerances(main, files, tmp_path, capsys):
-    conv, dense = str(files / "conv.keras"), str(files / "dense.keras")
-    assert main(["export", dense, str(tmp_path / "d.onnx")]) == 0
+    conv, nudged = str(files / "conv.keras"), str(files / "nudged.keras")
+    assert main(["export", nudged, str(tmp_path / "d.onnx")]) == 0
     capsys.readouterr()
     args = ["compare", conv, str(tmp_path / "d.onnx")]
+    assert main(args) == 0  # within the default tolerance
+    capsys.readouterr()
     assert main(args + ["--atol", "relu:0", "--rtol", "0"]) == 1
     assert "relu: MISMATCH" in capsys.readouterr().out
     assert main(args + ["--atol", "1e-3", "relu:1e-3"]) == 0
@@ -176,19 +182,16 @@ def test_compare_cuda_and_corrupt_files(main, files, tmp_path, capsys):
 
 
 def test_tolerance_parsing():
-    assert _cmd_onnx.parse_tolerances(None) is None
-    assert _cmd_onnx.parse_tolerances(["1e-5", "out:2e-3", "a:b:0.5"]) == {
+    assert parse_tolerances(None) is None
+    assert parse_tolerances(["1e-5", "out:2e-3", "a:b:0.5"]) == {
         None: 1e-5,
         "out": 2e-3,
         "a:b": 0.5,
     }
-    with pytest.raises(Exception, match="zero or positive"):
-        _cmd_onnx.parse_tolerances(["-1"])
+    with pytest.raises(UserInputError, match="zero or positive"):
+        parse_tolerances(["-1"])
 
 
-@pytest.mark.skipif(
-    "_cmd_onnx" not in inspect.getsource(cli), reason="export/compare not wired into cli.py yet"
-)
 def test_command_line_in_a_subprocess(files, tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     out = tmp_path / "m.onnx"
@@ -219,3 +222,28 @@ def test_command_line_in_a_subprocess(files, tmp_path):
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().splitlines()[-1] == "PASSED"
+
+
+@pytest.fixture
+def outputs_off_by_one(monkeypatch):
+    """onnxruntime whose every output is 1 off: what a wrong graph would give."""
+    from keras_1x1.converters.onnx import runtime
+
+    real = runtime.run
+    monkeypatch.setattr(runtime, "run", lambda session, feeds: {
+        name: value + 1.0 for name, value in real(session, feeds).items()
+    })
+
+
+def test_export_does_not_write_a_file_whose_outputs_differ(
+    main, files, tmp_path, capsys, outputs_off_by_one
+):
+    out = tmp_path / "m.onnx"
+    out.write_bytes(b"previous")
+    assert main(["export", str(files / "conv.keras"), str(out), "--overwrite"]) == 1
+    captured = capsys.readouterr().out
+    assert "relu: MISMATCH" in captured
+    assert f"{out} was not written: its outputs do not match Keras" in captured
+    assert captured.strip().splitlines()[-1] == "FAILED"
+    assert out.read_bytes() == b"previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]  # no temporary left

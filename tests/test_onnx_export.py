@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import onnx
 import pytest
-from keras_1x1.converters import runtime
+from keras_1x1.converters.onnx import runtime
 
 import keras_1x1
 from keras_1x1 import UserInputError, converters

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import onnx
 import pytest
-from keras_1x1.converters import runtime
+from keras_1x1.converters.onnx import runtime
 from onnx import TensorProto, helper, numpy_helper
 
 from keras_1x1 import UserInputError, converters
@@ -74,6 +74,32 @@ def test_asking_for_cuda_without_cuda_is_an_error_naming_cuda():
         converters.compare(_tiny_model(), _tiny_model(), providers="cuda")
 
 
+class _FallingBackOrt:
+    """onnxruntime as it behaves when the CUDA libraries cannot be loaded: the
+    provider is offered, the session is created, and it runs on the CPU."""
+
+    def __init__(self, real):
+        self.real = real
+        self.SessionOptions = real.SessionOptions
+
+    def get_available_providers(self):
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+    def InferenceSession(self, source, sess_options=None, providers=None):
+        return self.real.InferenceSession(source, sess_options=sess_options, providers=["CPUExecutionProvider"])
+
+
+def test_a_session_that_fell_back_to_the_cpu_is_an_error(monkeypatch):
+    import onnxruntime
+
+    monkeypatch.setattr(runtime, "installed_onnxruntimes", lambda: ["onnxruntime-gpu"])
+    monkeypatch.setattr(runtime, "_ort", lambda: _FallingBackOrt(onnxruntime))
+    with pytest.raises(UserInputError, match="CUDA was requested, but the session runs on CPUExecutionProvider"):
+        runtime.make_session(_tiny_model(), "cuda")
+    # The CPU is still fine.
+    assert runtime.make_session(_tiny_model(), "cpu").get_providers()[0] == "CPUExecutionProvider"
+
+
 def test_unknown_provider_is_refused():
     with pytest.raises(UserInputError, match="unknown provider 'tpu'; use 'cpu' or 'cuda'"):
         runtime.make_session(_tiny_model(), "tpu")
@@ -111,20 +137,34 @@ def test_conv_and_dense_forms_compare_on_cuda():
     assert "CUDAExecutionProvider" in result.summary()
 
 
-def test_two_onnxruntime_packages_are_detected_with_the_fix():
+class _Distribution:
+    def __init__(self, name):
+        self.metadata = {"Name": name}
+
+
+def test_two_onnxruntime_packages_are_detected_with_the_fix(monkeypatch):
     assert runtime.installation_problem(["onnxruntime"]) is None
     message = runtime.installation_problem(["onnxruntime", "onnxruntime-gpu"])
     assert "onnxruntime and onnxruntime-gpu are installed together" in message
     assert "pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime-gpu" in message
-    # This environment has exactly one.
-    assert len(runtime.installed_onnxruntimes()) == 1
+    # What is installed is read from the package metadata, whatever the
+    # spelling of the names.
+    installed = [_Distribution("numpy"), _Distribution("onnxruntime_gpu"), _Distribution("onnxruntime")]
+    monkeypatch.setattr(runtime.importlib.metadata, "distributions", lambda: installed)
+    runtime.installed_onnxruntimes.cache_clear()
+    try:
+        assert runtime.installed_onnxruntimes() == ("onnxruntime", "onnxruntime-gpu")
+        assert "installed together" in runtime.installation_problem()
+    finally:
+        runtime.installed_onnxruntimes.cache_clear()
 
 
 def test_sessions_report_two_onnxruntime_packages(monkeypatch):
     both = ["onnxruntime", "onnxruntime-gpu"]
+    monkeypatch.setattr(runtime, "installed_onnxruntimes", lambda: ["onnxruntime"])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        runtime.make_session(_tiny_model(), "cpu")  # one package here: no warning
+        runtime.make_session(_tiny_model(), "cpu")  # one package: no warning
     monkeypatch.setattr(runtime, "installed_onnxruntimes", lambda: both)
     with pytest.warns(RuntimeWarning, match="installed together"):
         session = runtime.make_session(_tiny_model(), "cpu")

@@ -166,8 +166,18 @@ def test_unknown_and_zero_spatial_dims():
     assert dense.input_shape == (None, None, None, 3)
     assert dense.conversion_report.verification[0].shape[1:3] == (16, 16)
     empty = np.zeros((1, 0, 4, 3), "float32")
-    dense = converters.conv_to_dense(model, verify=empty)
-    assert dense.conversion_report.verification[0].shape == (1, 0, 2, 4)
+    try:
+        runs = model(empty).shape == (1, 0, 2, 4)
+    except Exception:  # noqa: BLE001 - some TensorFlow builds' conv kernels refuse it
+        runs = False
+    if runs:
+        dense = converters.conv_to_dense(model, verify=empty)
+        assert dense.conversion_report.verification[0].shape == (1, 0, 2, 4)
+    else:
+        # The original itself cannot run them: one line that says so.
+        with pytest.raises(UserInputError, match="the original model .* fails on the inputs given") as info:
+            converters.conv_to_dense(model, verify=empty)
+        assert "\n" not in str(info.value) and "verify=" in str(info.value)
 
 
 def test_a_thousand_layer_model_converts():

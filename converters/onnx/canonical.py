@@ -1,0 +1,406 @@
+"""Canonical ONNX graphs: one spelling for every pointwise op.
+
+The conv form and the dense form of one trained model export to different
+ONNX graphs (tf2onnx writes ``Transpose -> Conv(1x1) -> Transpose`` for the
+first and a ``Shape/Gather/Concat -> Reshape -> MatMul -> Reshape`` chain
+for the second, and places its transposes differently around them).
+`canonicalize` rewrites both to one graph:
+
+- every pointwise op (1x1 Conv at any strides, groups and spatial rank,
+  Gemm, tensordot chains, MatMul on the last axis) is ``MatMul(x, W[Cin,
+  Cout])`` on a channels-last tensor plus ``Add(b[Cout])``; strides are a
+  ``Slice`` with steps, groups a block-diagonal ``W``; per-channel scales
+  and offsets that follow are folded into ``W`` and ``b``;
+- transposes are in a normal form: pushed toward the outputs through
+  elementwise ops and slices, merged, dropped when they cancel;
+- shape plumbing is folded, constants have one spelling, no-ops and
+  attributes equal to their defaults are removed, and names are replaced by
+  deterministic ones (graph inputs and outputs keep theirs).
+
+`keras_1x1.converters.onnx.fingerprint` hashes the canonical graph and
+`keras_1x1.converters.onnx.diff` says where two graphs differ.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import onnx
+
+from keras_1x1.errors import UserInputError
+
+from .attributes import attr_python, schema_default
+
+__all__ = ["canonicalize", "canonical_ir", "to_form", "to_ir", "FORMS"]
+
+FORMS = ("raw", "matmul", "conv")
+
+# Rewrites stop when a round changes nothing; this only guards against a
+# rule set that would cycle.
+_MAX_ROUNDS = 12
+_MAX_PASSES = 64
+_LARGE = 1 << 40
+
+
+# -- loading ---------------------------------------------------------------------------
+
+
+def to_ir(model):
+    """A fresh ``onnx_ir.Model`` from a ModelProto, ir.Model, bytes or path."""
+    import onnx_ir as ir
+
+    if isinstance(model, ir.Model):
+        model = ir.serde.serialize_model(model)
+    elif isinstance(model, (bytes, bytearray)):
+        from .runtime import load_onnx_bytes
+
+        model = load_onnx_bytes(bytes(model))
+    elif isinstance(model, (str, os.PathLike)):
+        from .runtime import load_onnx
+
+        model = load_onnx(model)
+    else:
+        if not isinstance(model, onnx.ModelProto):
+            raise UserInputError(
+                f"expected an ONNX model (onnx.ModelProto or a path), got {type(model).__name__}"
+            )
+        # The IR wraps the proto's tensors; renaming them would write
+        # through to the caller's model, so work on a copy.
+        copy = onnx.ModelProto()
+        copy.CopyFrom(model)
+        model = copy
+    return ir.serde.deserialize_model(model)
+
+
+# -- the rewrite loop ------------------------------------------------------------------
+
+
+def _passes():
+    import onnx_ir.passes.common as common
+
+    return common
+
+
+def _prepare(model):
+    common = _passes()
+    import onnxscript.optimizer
+
+    onnxscript.optimizer.inline(model)
+    common.RemoveInitializersFromInputsPass()(model)
+    common.LiftConstantsToInitializersPass(lift_all_constants=True, size_limit=0)(model)
+    common.RemoveUnusedNodesPass()(model)
+
+
+def _size(model):
+    return sum(1 for _ in model.graph)
+
+
+def _fold(model):
+    import onnxscript.optimizer
+
+    onnxscript.optimizer.fold_constants(
+        model,
+        onnx_shape_inference=True,
+        input_size_limit=_LARGE,
+        output_size_limit=_LARGE,
+    )
+    common = _passes()
+    common.LiftConstantsToInitializersPass(lift_all_constants=True, size_limit=0)(model)
+
+
+def _tidy(model):
+    common = _passes()
+    common.IdentityEliminationPass()(model)
+    common.RemoveUnusedNodesPass()(model)
+
+
+def _merge_duplicates(model):
+    common = _passes()
+    common.DeduplicateHashedInitializersPass(size_limit=_LARGE)(model)
+    common.CommonSubexpressionEliminationPass(size_limit=0)(model)
+    common.RemoveUnusedNodesPass()(model)
+
+
+def _apply(model, rule_set):
+    """Apply a rule set until it stops matching; returns the rewrite count."""
+    total = 0
+    for _ in range(_MAX_PASSES):
+        count = rule_set.apply_to_model(model)
+        _tidy(model)
+        total += count
+        if not count:
+            break
+    return total
+
+
+def _normalize(model, rule_list):
+    """Fold, rewrite and merge until nothing changes."""
+    from onnxscript.rewriter import RewriteRuleSet
+
+    from .onnxscript_internals import metadata_merging_off
+
+    metadata_merging_off()
+
+    rule_set = RewriteRuleSet(rule_list)
+    for _ in range(_MAX_ROUNDS):
+        before = _size(model)
+        _fold(model)
+        count = _apply(model, rule_set)
+        _merge_duplicates(model)
+        if count == 0 and _size(model) == before:
+            break
+
+
+def _canonical_ir(model):
+    from . import rules
+
+    _prepare(model)
+    _normalize(model, rules.canonical_rules())
+    return model
+
+
+def _conv_form_ir(model):
+    from onnxscript.rewriter import RewriteRuleSet
+
+    from . import rules
+
+    _canonical_ir(model)
+    _fold(model)
+    _apply(model, RewriteRuleSet(rules.conv_form_rules()))
+    layout = rules.cleanup_rules() + rules.layout_rules()
+    _normalize(model, layout)
+    _apply(model, RewriteRuleSet(rules.conv_strides_rules()))
+    _normalize(model, layout)
+    return model
+
+
+# -- finishing -------------------------------------------------------------------------
+
+# Ops whose `axis` may be written negative, positive or left to its default:
+# one spelling (non-negative, always written) when the input rank is known.
+_AXIS_OPS = {"Softmax", "LogSoftmax", "Hardmax", "Concat", "Flatten", "Gather", "ArgMax", "ArgMin"}
+
+
+def _normalize_axes(model):
+    import onnx_ir as ir
+
+    versions = dict(model.opset_imports)
+    nodes = model.graph.all_nodes() if hasattr(model.graph, "all_nodes") else model.graph
+    for node in nodes:
+        if (node.domain or "") != "" or node.op_type not in _AXIS_OPS or not node.inputs:
+            continue
+        value = node.inputs[0]
+        shape = value.shape if value is not None else None
+        if shape is None:
+            continue
+        rank = len(shape)
+        if node.op_type == "Concat":
+            rank = len(node.outputs[0].shape) if node.outputs[0].shape is not None else rank
+        attr = node.attributes.get("axis")
+        if attr is None:
+            axis = schema_default("", node.op_type, "axis", versions.get("", 1))
+        else:
+            axis = attr.as_int()
+        if axis is None or rank == 0:
+            continue
+        node.attributes["axis"] = ir.AttrInt64("axis", int(axis) % rank)
+
+
+def _strip_default_attributes(model):
+    versions = dict(model.opset_imports)
+    for node in model.graph.all_nodes() if hasattr(model.graph, "all_nodes") else model.graph:
+        domain = node.domain or ""
+        version = versions.get(domain, versions.get("ai.onnx", 1))
+        for name in list(node.attributes):
+            attr = node.attributes[name]
+            default = schema_default(domain, node.op_type, name, version)
+            if default is None:
+                continue
+            value = attr_python(attr)
+            if isinstance(default, bytes):
+                default = default.decode()
+            if value is not None and (
+                value == default
+                or (
+                    isinstance(value, float)
+                    and isinstance(default, float)
+                    and np.float32(value) == np.float32(default)
+                )
+            ):
+                del node.attributes[name]
+
+
+def _finish(model, producer="keras-1x1 canonical"):
+    common = _passes()
+    common.LiftConstantsToInitializersPass(lift_all_constants=True, size_limit=0)(model)
+    common.RemoveUnusedNodesPass()(model)
+    common.DeduplicateHashedInitializersPass(size_limit=_LARGE)(model)
+    common.RemoveUnusedOpsetsPass()(model)
+    _normalize_axes(model)
+    _strip_default_attributes(model)
+    common.TopologicalSortPass()(model)
+    _reinfer_shapes(model)
+    common.ClearMetadataAndDocStringPass()(model)
+    _rename(model)
+    model.producer_name = producer
+    model.producer_version = ""
+    model.graph.name = "canonical"
+    return model
+
+
+def _reinfer_shapes(model):
+    """Shapes of every intermediate value and output, inferred afresh.
+
+    The rewrites leave some values with the shapes tf2onnx gave them (with
+    its own symbolic names) and new ones with none; inferring them again
+    from the graph inputs gives the same shapes whatever form the graph came
+    from. When inference fails, the outputs keep the shapes they had.
+    """
+    import onnx_ir as ir
+
+    common = _passes()
+    outputs = [(v, v.shape) for v in model.graph.outputs]
+    for node in model.graph:
+        for value in node.outputs:
+            value.shape = None
+    try:
+        common.ShapeInferencePass(strict_mode=False, data_prop=True)(model)
+    except Exception:  # noqa: BLE001 - inference is a nicety here
+        pass
+    for value, shape in outputs:
+        if value.shape is None and shape is not None:
+            value.shape = ir.Shape(shape.dims)
+
+
+def _rename(model):
+    """Deterministic names: inputs and outputs keep theirs, the rest by position."""
+    graph = model.graph
+    reserved = {v.name for v in graph.inputs} | {v.name for v in graph.outputs}
+    outputs = {id(v) for v in graph.outputs}
+    inputs = {id(v) for v in graph.inputs}
+
+    def pick(prefix, i):
+        name = f"{prefix}{i}"
+        while name in reserved:
+            name = "_" + name
+        return name
+
+    initializers = list(graph.initializers.values())
+    order = {}
+    for node in graph:
+        for value in node.inputs:
+            if value is not None and value.is_initializer() and id(value) not in order:
+                order[id(value)] = len(order)
+    initializers.sort(key=lambda v: order.get(id(v), len(order)))
+    graph.initializers.clear()
+    for i, value in enumerate(initializers):
+        value.name = pick("w", i)
+        if value.const_value is not None:
+            try:
+                value.const_value.name = value.name
+            except AttributeError:
+                pass
+        graph.initializers[value.name] = value
+    n = 0
+    dim_names = {}
+    for i, node in enumerate(graph):
+        node.name = f"n{i}_{node.op_type}"
+        for value in node.outputs:
+            if id(value) not in outputs and id(value) not in inputs:
+                value.name = pick("t", n)
+                n += 1
+    done = set()
+    for value in (
+        list(graph.inputs) + list(graph.outputs) + [v for node in graph for v in node.outputs]
+    ):
+        if id(value) not in done:
+            done.add(id(value))
+            _rename_dims(value, dim_names)
+
+
+def _rename_dims(value, dim_names):
+    import onnx_ir as ir
+
+    shape = value.shape
+    if shape is None:
+        return
+    changed = False
+    new = []
+    for d in shape.dims:
+        if isinstance(d, ir.SymbolicDim) and d.value is not None:
+            if d.value not in dim_names:
+                dim_names[d.value] = f"N{len(dim_names)}" if len(dim_names) else "N"
+            new.append(dim_names[d.value])
+            changed = True
+        else:
+            new.append(d)
+    if changed:
+        value.shape = ir.Shape(new)
+
+
+# -- public ----------------------------------------------------------------------------
+
+
+def canonicalize(onnx_model):
+    """Rewrite an ONNX model to its canonical form; returns a new ModelProto.
+
+    Every pointwise op becomes ``MatMul(x_channels_last, W[Cin, Cout])`` plus
+    ``Add(b[Cout])``; transposes are normalized, shape plumbing folded and
+    names replaced. The canonical graph computes the same outputs as the
+    input (same input and output names), and canonicalizing it again
+    changes nothing.
+
+    Args:
+        onnx_model: an ``onnx.ModelProto``, an ``onnx_ir.Model``, or a path
+            to an ``.onnx`` file. It is not modified.
+
+    >>> import numpy as np, onnx
+    >>> from onnx import helper, numpy_helper
+    >>> weight = np.arange(6, dtype="float32").reshape(3, 2, 1, 1)   # Conv 1x1, 2 -> 3
+    >>> graph = helper.make_graph(
+    ...     [helper.make_node("Conv", ["x", "W"], ["y"], kernel_shape=[1, 1])], "conv",
+    ...     [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 2, 4, 4])],
+    ...     [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", 3, 4, 4])],
+    ...     [numpy_helper.from_array(weight, "W")])
+    >>> model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    >>> [n.op_type for n in canonicalize(model).graph.node]
+    ['Transpose', 'MatMul', 'Transpose']
+    """
+    import onnx_ir as ir
+
+    model = _canonical_ir(to_ir(onnx_model))
+    _finish(model)
+    return ir.serde.serialize_model(model)
+
+
+def to_form(onnx_model, form):
+    """The model in a deployment form: "raw" (as is), "matmul" or "conv".
+
+    "matmul" is the canonical graph (pointwise ops as MatMul + Add on the
+    channel axis, what CPU/GPU compilers prefer). "conv" is the canonical
+    graph with every pointwise MatMul on a rank 3-5 tensor as an NCHW
+    ``Conv`` 1x1 (``group`` for block-diagonal kernels, strides from
+    subsampling slices), what neural accelerators prefer; the transposes
+    between neighbouring convs cancel.
+    """
+    import onnx_ir as ir
+
+    if form not in FORMS:
+        raise UserInputError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
+    if form == "raw":
+        if isinstance(onnx_model, onnx.ModelProto):
+            return onnx_model
+        return ir.serde.serialize_model(to_ir(onnx_model))
+    if form == "matmul":
+        return canonicalize(onnx_model)
+    model = _conv_form_ir(to_ir(onnx_model))
+    _finish(model, producer="keras-1x1 conv form")
+    return ir.serde.serialize_model(model)
+
+
+def canonical_ir(onnx_model):
+    """The canonical graph as an ``onnx_ir.Model`` (for repeated hashing/diffing)."""
+    model = _canonical_ir(to_ir(onnx_model))
+    _finish(model)
+    return model

@@ -1,0 +1,248 @@
+"""Export Keras models to ONNX with tf2onnx.
+
+tf2onnx's ``from_keras`` does not understand Keras 3 Sequential models, so the
+model is wrapped in a ``tf.function`` whose input signature is built from the
+model's inputs (batch dimension ``None``) and converted with
+``tf2onnx.convert.from_function``. The wrapped function returns a dict, so
+the ONNX outputs carry the Keras output names; the ONNX inputs carry the
+Keras input names.
+
+>>> import keras
+>>> from keras_1x1 import converters
+>>> x = keras.Input((8, 8, 3), name="image")
+>>> model = keras.Model(x, keras.layers.Conv2D(4, 1, name="pointwise")(x))
+>>> proto = converters.export_onnx(model)
+>>> [i.name for i in proto.graph.input], [o.name for o in proto.graph.output]
+(['image'], ['pointwise'])
+>>> [d.dim_param or d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim][1:]
+[8, 8, 3]
+"""
+
+import contextlib
+import re
+
+from keras_1x1.errors import UserInputError
+
+__all__ = ["export_onnx", "check_opset", "DEFAULT_OPSET", "MIN_OPSET", "MAX_OPSET"]
+
+# 17 is supported by every onnxruntime since 1.13 and by tf2onnx >= 1.13;
+# 18 is the highest opset tf2onnx 1.17 emits. Below 13 several ops this
+# package rewrites (Unsqueeze/Squeeze/Slice with tensor inputs) change form.
+DEFAULT_OPSET = 17
+MIN_OPSET = 13
+MAX_OPSET = 18
+
+
+def check_opset(opset):
+    """The opset to use: `DEFAULT_OPSET` for None, else a checked integer."""
+    if opset is None:
+        return DEFAULT_OPSET
+    if isinstance(opset, bool) or not isinstance(opset, int):
+        raise UserInputError(f"opset must be an integer, got {opset!r}")
+    if opset > MAX_OPSET:
+        raise UserInputError(
+            f"opset {opset} is not supported: tf2onnx exports at most opset "
+            f"{MAX_OPSET}; use --opset {MAX_OPSET} or lower"
+        )
+    if opset < MIN_OPSET:
+        raise UserInputError(
+            f"opset {opset} is not supported: keras-1x1 exports opset {MIN_OPSET} to {MAX_OPSET}"
+        )
+    return opset
+
+
+def export_onnx(model, path=None, *, opset=None, overwrite=False):
+    """Export a Keras model to ONNX; returns the ``onnx.ModelProto``.
+
+    Args:
+        model: a Sequential or Functional `keras.Model` (built, with inputs).
+        path: where to write the `.onnx` file (atomically), or None.
+        opset: the ONNX opset, 13 to 18 (tf2onnx's limit); default 17.
+        overwrite: replace an existing `path`.
+
+    The ONNX graph keeps the Keras input names and output names, and its
+    batch dimension is dynamic.
+    """
+    opset = check_opset(opset)
+    if path is not None:
+        from keras_1x1.io import output_path
+
+        output_path(path, overwrite=overwrite, suffixes=(".onnx",))
+    proto = _convert(model, opset)
+    if path is not None:
+        from keras_1x1.io import write_bytes
+
+        write_bytes(proto.SerializeToString(), path, overwrite=overwrite, suffixes=(".onnx",))
+    return proto
+
+
+def _convert(model, opset):
+    import keras
+    import tensorflow as tf
+
+    from ..keras import internals, signature
+
+    if not isinstance(model, keras.Model):
+        raise UserInputError(f"expected a keras.Model, got {type(model).__name__}")
+    internals.check()
+    structure, flat = signature.input_structure(model)
+    in_names = signature.input_names(model)
+    if len(set(in_names)) != len(in_names):
+        raise UserInputError(f"model '{model.name}' has repeated input names {in_names}")
+    out_names = signature.output_names(model)
+    specs = []
+    for tensor, name in zip(flat, in_names):
+        shape = (None,) + tuple(tensor.shape[1:])
+        dtype = tf.as_dtype(keras.backend.standardize_dtype(tensor.dtype))
+        specs.append(tf.TensorSpec(shape, dtype, name=_tf_name(name)))
+
+    def call(*args):
+        if isinstance(structure, (dict, list, tuple)):
+            packed = keras.tree.pack_sequence_as(structure, list(args))
+        else:
+            packed = args[0]
+        values = signature.output_values(model, model(packed, training=False))
+        if len(values) != len(out_names):
+            raise UserInputError(
+                f"model '{model.name}' returned {len(values)} outputs, expected {len(out_names)}"
+            )
+        return dict(zip(out_names, values))
+
+    function = tf.function(call, input_signature=specs, autograph=False)
+    with _tf2onnx_quiet():
+        import tf2onnx
+
+        try:
+            with internals.convolutions_without_xla():
+                proto, _ = tf2onnx.convert.from_function(
+                    function,
+                    input_signature=specs,
+                    opset=opset,
+                    custom_op_handlers=_CUSTOM_OP_HANDLERS,
+                )
+        except UserInputError:
+            raise
+        except Exception as error:  # noqa: BLE001 - re-raised with context
+            text = " ".join(str(error).split())[:300]
+            raise UserInputError(
+                f"tf2onnx cannot export model '{model.name}': {type(error).__name__}: {text}"
+            ) from error
+    _captures_as_initializers(proto, function.get_concrete_function(*specs), specs)
+    _check_converted(proto, model)
+    _restore_names(proto, in_names, out_names, [_tf_name(n) for n in in_names])
+    proto.producer_name = "keras-1x1 (tf2onnx)"
+    return proto
+
+
+def _erfc(ctx, node, name, args):
+    """TensorFlow's Erfc (exact GELU uses it), which tf2onnx lacks: 1 - Erf(x)."""
+    import numpy as np
+    from tf2onnx import utils
+
+    dtype = utils.map_onnx_to_numpy_type(ctx.get_dtype(node.input[0]))
+    node.type = "Erf"
+    one = ctx.make_const(utils.make_name(f"{node.name}_one"), np.array(1, dtype=dtype))
+    sub = ctx.insert_new_node_on_output("Sub", node.output[0], name=utils.make_name(f"{node.name}_erfc"))
+    ctx.replace_inputs(sub, [one.output[0], node.output[0]])
+    return node
+
+
+_CUSTOM_OP_HANDLERS = {"Erfc": (_erfc, [])}
+
+
+@contextlib.contextmanager
+def _tf2onnx_quiet():
+    """tf2onnx logs every step of a conversion at INFO; keep its warnings."""
+    import logging
+
+    logger = logging.getLogger("tf2onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _captures_as_initializers(proto, concrete, specs):
+    """Turn constants the traced function captured into initializers.
+
+    A layer that keeps a computed tensor rather than a variable (Keras'
+    ``Normalization`` after ``adapt`` or with a given mean and variance, as
+    in EfficientNet) is captured by the ``tf.function`` as an extra input;
+    tf2onnx freezes variables but exports such captures as graph inputs the
+    caller would have to feed. Their values are known here, so they become
+    initializers and the graph has the model's inputs only.
+    """
+    from onnx import numpy_helper
+
+    import tensorflow as tf
+
+    values = {}
+    for external, internal in concrete.graph.captures:
+        if external.dtype == tf.resource or not hasattr(external, "numpy"):
+            continue
+        values[internal.name] = external
+    wanted = {f"{spec.name}:0" for spec in specs} | {spec.name for spec in specs}
+    kept = []
+    for value in proto.graph.input:
+        if value.name in values and value.name not in wanted:
+            array = values[value.name].numpy()
+            proto.graph.initializer.append(numpy_helper.from_array(array, value.name))
+        else:
+            kept.append(value)
+    if len(kept) != len(proto.graph.input):
+        del proto.graph.input[:]
+        proto.graph.input.extend(kept)
+
+
+def _check_converted(proto, model):
+    """Refuse graphs where tf2onnx left TensorFlow ops it could not convert."""
+    import onnx
+
+    unknown = sorted(
+        {
+            f"{n.op_type}" + (f" ({n.domain})" if n.domain else "")
+            for n in proto.graph.node
+            if not onnx.defs.has(n.op_type, n.domain or "")
+        }
+    )
+    if unknown:
+        raise UserInputError(
+            f"tf2onnx could not convert every op of model '{model.name}': "
+            f"{', '.join(unknown)} remain in the graph"
+        )
+
+
+def _tf_name(name):
+    """A name TensorFlow accepts for a TensorSpec."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.\-/]", "_", name)
+    if not re.match(r"[A-Za-z0-9.]", cleaned[:1]):
+        cleaned = "x" + cleaned
+    return cleaned
+
+
+def _restore_names(proto, in_names, out_names, tf_in_names):
+    """Rename graph inputs back to the Keras names; order outputs as Keras."""
+    graph = proto.graph
+    wanted = dict(zip(tf_in_names, in_names))
+    renames = {}
+    for value in graph.input:
+        want = wanted.get(value.name.split(":")[0])
+        if want is not None and value.name != want:
+            renames[value.name] = want
+    if renames:
+        for value in graph.input:
+            value.name = renames.get(value.name, value.name)
+        for node in graph.node:
+            for i, name in enumerate(node.input):
+                if name in renames:
+                    node.input[i] = renames[name]
+    by_name = {o.name: o for o in graph.output}
+    if set(by_name) == set(out_names):
+        ordered = [by_name[n] for n in out_names]
+        copies = [type(o)() for o in ordered]
+        for copy, original in zip(copies, ordered):
+            copy.CopyFrom(original)
+        del graph.output[:]
+        graph.output.extend(copies)

@@ -1,0 +1,87 @@
+"""Export a Keras model to ONNX.
+
+tf2onnx writes the graph; --form chooses what is written:
+
+  raw     tf2onnx's graph as it is;
+  matmul  the canonical graph, every pointwise op as MatMul+Add on the
+          channel axis (what CPU and GPU compilers prefer);
+  conv    the canonical graph, every pointwise op as an NCHW Conv 1x1 (what
+          neural accelerators prefer).
+
+The file is written atomically and put in place only when it runs in
+onnxruntime (CPU) with the outputs of the Keras model on the same inputs.
+"""
+
+from ._common import FAILED, OK, Progress, say
+
+GROUPS = ("loading", "writing")
+
+
+def add_arguments(parser):
+    parser.add_argument("input", metavar="IN", help="model file (.keras or .h5)")
+    parser.add_argument("output", metavar="OUT", help="ONNX file to write")
+    parser.add_argument("--opset", type=int, default=None, help="ONNX opset (<= 18)")
+    parser.add_argument("--form", choices=("raw", "matmul", "conv"), default="raw")
+
+
+def _value_text(value):
+    import numpy as np
+    import onnx
+
+    tensor = value.type.tensor_type
+    dims = [
+        str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?")
+        for d in tensor.shape.dim
+    ]
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type)
+    return f"{value.name} ({', '.join(dims)}) {np.dtype(dtype)}"
+
+
+def _graph_line(proto):
+    ops = {}
+    for node in proto.graph.node:
+        ops[node.op_type] = ops.get(node.op_type, 0) + 1
+    counted = sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))
+    return f"graph: {len(proto.graph.node)} nodes (" + ", ".join(f"{k} {v}" for k, v in counted) + ")"
+
+
+def run(args):
+    from keras_1x1 import io
+    from keras_1x1.converters.onnx import canonical, check, export, fingerprint
+    from keras_1x1.errors import UserInputError
+
+    opset = export.check_opset(args.opset)
+    source = io.existing_file(args.input, "model file")
+    if source.suffix.lower() not in io.MODEL_SUFFIXES:
+        raise UserInputError(f"{source}: expected a Keras model file ending in .keras or .h5")
+    out = io.output_path(args.output, overwrite=args.overwrite, inputs=[args.input], suffixes=(".onnx",))
+    progress = Progress(3 if args.form == "raw" else 4)
+    progress(f"loading {source}")
+    model = io.load_model(source, unsafe=args.unsafe, compile=False)
+    progress(f"exporting with tf2onnx (opset {opset})")
+    proto = export.export_onnx(model, opset=opset)
+    if args.form != "raw":
+        progress(f"rewriting to the {args.form} form")
+        proto = canonical.to_form(proto, args.form)
+
+    lines = [
+        f"export {source} -> {out}",
+        f"form: {args.form}, opset {opset}",
+        _graph_line(proto),
+        "inputs: " + ", ".join(_value_text(v) for v in proto.graph.input),
+        "outputs: " + ", ".join(_value_text(v) for v in proto.graph.output),
+        f"canonical fingerprint: {fingerprint.fingerprint(proto)}",
+    ]
+    with io.atomic_output(out) as tmp:
+        tmp.write_bytes(proto.SerializeToString())
+        progress("checking the written file in onnxruntime against Keras")
+        result = check.check(model, {"written file": tmp}, graphs=False)
+        if not result.ok:
+            raise io.Discard
+    lines.append("onnxruntime (CPU) against Keras:")
+    lines += [f"  {s.line()}" for s in result.outputs]
+    if not result.ok:
+        lines.append(f"{out} was not written: its outputs do not match Keras")
+    lines.append("PASSED" if result.ok else "FAILED")
+    say("\n".join(lines))
+    return OK if result.ok else FAILED
