@@ -179,6 +179,8 @@ class InputSpec:
         dtype: a numpy dtype name.
         low, high: integer inputs get values in ``[low, high)`` (default
             ``[0, 10)``); ``low == high - 1`` draws a constant (a mask of ones).
+            A bool input with ``low`` set is that constant (a mask of
+            ``True``); without, random.
         free: the size of the free non-batch dimensions (default `FREE_DIM`).
         why: where the range or size comes from, for the report.
     """
@@ -206,7 +208,10 @@ class InputSpec:
         if name.startswith(("int", "uint")):
             low, high = self._range()
             text += f" = {low}" if high - low == 1 else f" in [{low}, {high})"
-        elif name != "bool":
+        elif name == "bool":
+            if self.low is not None:
+                text += f" = {bool(self.low)}"
+        else:
             text += " ~ N(0, 1)"
         return text + (f" ({self.why})" if self.why else "")
 
@@ -222,6 +227,8 @@ class InputSpec:
             low, high = self._range()
             return rng.integers(low, high, size=dims).astype(name)
         if name == "bool":
+            if self.low is not None:
+                return np.full(dims, bool(self.low))
             return rng.random(size=dims) < 0.5
         if name == "bfloat16":
             import ml_dtypes

@@ -337,19 +337,61 @@ def test_nan_weights_are_reported_not_passed():
     assert np.isnan(unchecked.get_layer("pw").get_weights()[0]).any()
 
 
-def test_subclassed_model_gets_a_clear_error():
-    class Net(keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.conv = L.Conv2D(3, 1)
+class _Net(keras.Model):
+    """A subclassed model: its wiring is Python code in call()."""
 
-        def call(self, x):
-            return self.conv(x)
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.stem = L.Conv2D(4, 3, padding="same", name="stem")
+        self.pointwise = L.Conv2D(6, 1, name="pointwise")
+        self.strided = L.Conv2D(6, 1, strides=2, name="strided")
+        self.head = [L.Dense(3, name="head_0"), L.Dense(2, name="head_1")]
 
-    net = Net()
-    net(np.zeros((1, 4, 4, 2), "float32"))
-    with pytest.raises(UserInputError, match=r"subclassed keras.Model \(Net\).*Functional model"):
-        converters.conv_to_dense(net)
+    def call(self, x):
+        x = self.pointwise(keras.ops.relu(self.stem(x)))
+        x = keras.ops.mean(self.strided(x), axis=(1, 2))
+        for dense in self.head:
+            x = dense(x)
+        return x
+
+
+def test_subclassed_models_are_rewritten_by_swapping_their_sublayers():
+    net = _Net(name="net")
+    net(np.zeros((1, 6, 6, 2), "float32"))
+    randomize(net)
+    before = weights_by_path(net)
+
+    dense = converters.conv_to_dense(net)
+    report = _report(dense)
+    assert report["stem"].detail == "kernel 3x3 is not 1x1"
+    assert report["pointwise"].result == "Dense"
+    assert report["strided"].result == "MaxPooling2D + Dense"
+    assert dense.conversion_report.verified
+    assert type(dense) is _Net and dense is not net
+    assert isinstance(dense.pointwise, L.Dense) and isinstance(dense.strided, keras.Sequential)
+    assert isinstance(net.pointwise, L.Conv2D)  # the input model is untouched
+    x = np.random.default_rng(3).normal(size=(2, 6, 6, 2)).astype("float32")
+    assert_differs_then_matches(net, dense, x)
+
+    back = converters.dense_to_conv(dense)
+    report = _report(back)
+    assert report["strided"].result == "Conv2D"  # the pool folds back into strides
+    assert report["head/0"].status == "skipped" and "rank-2" in report["head/1"].detail
+    assert isinstance(back.strided, L.Conv2D) and back.strided.strides == (2, 2)
+    restored = converters.dense_to_conv(converters.conv_to_dense(net))
+    assert [w.path for w in restored.weights] == [w.path for w in net.weights]
+    for a, b in zip(net.get_weights(), restored.get_weights()):
+        assert a.shape == b.shape and np.array_equal(a, b)
+    after = weights_by_path(net)
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+    # Training the result does not move the original.
+    dense.pointwise.kernel.assign(dense.pointwise.kernel + 1.0)
+    assert np.array_equal(net.pointwise.kernel.numpy(), before[net.pointwise.kernel.path])
+
+
+def test_an_unbuilt_subclassed_model_gets_a_clear_error():
+    with pytest.raises(UserInputError, match=r"subclassed keras.Model \(_Net\) that was never built"):
+        converters.conv_to_dense(_Net())
 
 
 def test_bad_target_and_unbuilt_sequential():

@@ -13,6 +13,16 @@ True
 >>> back = converters.dense_to_conv(dense)
 >>> all((a == b).all() for a, b in zip(back.get_weights(), model.get_weights()))
 True
+
+Layers inside layers are reached too, e.g. the four projections of a
+`MultiHeadAttention`:
+
+>>> tokens = keras.Input((6, 8), name="tokens")
+>>> attention = keras.layers.MultiHeadAttention(2, 4, name="attention")
+>>> model = keras.Model(tokens, attention(tokens, tokens))
+>>> conv = converters.dense_to_conv(model)
+>>> [(e.path, e.result) for e in conv.conversion_report.converted][:2]
+[('attention/_query_dense', 'Conv1D + Reshape'), ('attention/_key_dense', 'Conv1D + Reshape')]
 """
 
 import keras
@@ -20,8 +30,8 @@ import keras
 from keras_1x1.errors import UserInputError
 from keras_1x1.layers import Conv1x1, PixelDense
 
-from . import graph, heads, internals, pointwise
-from .rebuild import IDENTITY, Rebuilder, Replace, check_rebuildable
+from . import graph, heads, internals, pointwise, saving, tracing, tree
+from .rebuild import IDENTITY, Rebuilder, Replace, Swap, check_rebuildable
 from .report import ConversionReport
 from .verify import verify as verify_outputs
 
@@ -37,6 +47,7 @@ _OTHER_CONVS = {
     "Conv2DTranspose": "transposed convolution",
     "Conv3DTranspose": "transposed convolution",
 }
+_DENSE_CLASSES = (keras.layers.Dense, keras.layers.EinsumDense, keras.layers.TimeDistributed, PixelDense)
 
 
 def _kind(layer):
@@ -45,14 +56,15 @@ def _kind(layer):
     while isinstance(inner, keras.layers.TimeDistributed):
         inner = inner.layer
         name = f"{name}({type(inner).__name__})"
+    if isinstance(layer, keras.Sequential):
+        inner = [type(l).__name__ for l in layer.layers if not isinstance(l, keras.layers.InputLayer)]
+        name = f"Sequential({' + '.join(inner)})"
     return name
 
 
-def _forms(layer):
+def _forms(layer, calls):
     """The forms a Conv1x1/PixelDense is called in."""
-    return {
-        kwargs.get("form") or layer.default_form for kwargs in graph.call_kwargs(layer)
-    }
+    return {call.kwargs.get("form") or layer.default_form for call in calls}
 
 
 def _check(model, target):
@@ -64,27 +76,233 @@ def _check(model, target):
     check_rebuildable(model)
 
 
-def _finish(model, new_model, report, verify):
-    if verify is not False and verify is not None:
-        inputs = None if verify is True else verify
-        verify_outputs(model, new_model, report, inputs=inputs)
-    new_model.conversion_report = report
-    return new_model
+def _is_chain(layer, direction):
+    """A Sequential of one of the two shapes converters make (see
+    `pointwise.chain_map`), by its layer types."""
+    if not isinstance(layer, keras.Sequential):
+        return False
+    kinds = [l for l in layer.layers if not isinstance(l, keras.layers.InputLayer)]
+    if direction == "conv":
+        return (
+            len(kinds) == 2
+            and pointwise.subsampling_pool(kinds[0]) is not None
+            and isinstance(kinds[1], (keras.layers.Dense, keras.layers.EinsumDense, PixelDense))
+        )
+    convs = [l for l in kinds if isinstance(l, pointwise.CONV_CLASSES + (Conv1x1,))]
+    reshapes = [l for l in kinds if isinstance(l, keras.layers.Reshape)]
+    return len(convs) == 1 and reshapes and len(convs) + len(reshapes) == len(kinds) <= 3
+
+
+class _Conversion:
+    """One conversion: the walk, the decisions, the rebuild and the report.
+
+    ``direction`` is "dense" (conv_to_dense) or "conv" (dense_to_conv).
+    """
+
+    def __init__(self, model, operation, direction, target):
+        self.model = model
+        self.direction = direction
+        self.target = target
+        self.report = ConversionReport(operation, target)
+        self.taken = tree.layer_names(model)
+        self.plan = {}
+        self.swaps = []
+        self.consumers = {}
+        self.traced = None
+
+    def candidate(self, layer):
+        """True for the layers this direction reports (converted or not)."""
+        if _is_chain(layer, self.direction):
+            return True
+        if self.direction == "dense":
+            return isinstance(layer, pointwise.CONV_CLASSES + (Conv1x1, PixelDense)) or (
+                type(layer).__name__ in _OTHER_CONVS
+                or (isinstance(layer, keras.layers.TimeDistributed) and "Conv" in _kind(layer))
+            )
+        return isinstance(layer, (Conv1x1,) + _DENSE_CLASSES)
+
+    def descend(self, site):
+        return not self.candidate(site.layer) and not isinstance(
+            site.layer, keras.layers.TimeDistributed
+        )
+
+    def run(self, verify):
+        sites = list(tree.walk(self.model, descend=self.descend))
+        inside = [s.layer for s in sites if not s.in_graph and self.candidate(s.layer)]
+        if inside or not tree.is_container(self.model):
+            self.traced = tracing.trace(self.model, record=inside)
+        for site in sites:
+            if self.candidate(site.layer):
+                self.decide(site)
+        containers = self.changed_containers(sites)
+        new_model = Rebuilder(self.plan, self.swaps, containers).rebuild(self.model)
+        changed = {id(swap.new) for swap in self.swaps}
+        changed |= {id(c) for c in self._rebuilt(new_model, containers)}
+        self.notes(new_model)
+        saving.check_saves(new_model, changed, self.report)
+        return self.finish(new_model, verify)
+
+    # -- deciding -------------------------------------------------------------
+
+    def calls(self, site):
+        if site.in_graph:
+            return graph.calls(site.layer)
+        return self.traced.calls_of(site.layer)
+
+    def decide(self, site):
+        layer, path = site.layer, site.path
+        kind = _kind(layer)
+        calls = self.calls(site)
+        if not site.in_graph and not calls:
+            self.report.add(
+                path, kind, "skipped",
+                detail="never called while the model runs (a sublayer used in another mode)",
+            )
+            return
+        found = self.find(layer, calls)
+        if isinstance(found, tuple):  # ("skipped", reason)
+            self.report.add(path, kind, "skipped", detail=found[1])
+            return
+        if isinstance(found, str):
+            self.report.add(path, kind, "skipped", detail=found)
+            return
+        if self.direction == "dense":
+            planned = pointwise.to_dense(found, self.target, self.taken)
+        else:
+            strides = found.strides
+            if site.in_graph and not isinstance(layer, keras.Sequential):
+                pool = self.foldable_pool(layer, site.parent, found)
+                if pool is not None:
+                    strides = pointwise.subsampling_pool(pool)
+                    self.plan[id(pool)] = IDENTITY
+                    pool_path = path[: -len(layer.name)] + pool.name
+                    self.report.add(
+                        pool_path, type(pool).__name__, "converted",
+                        f"strides of '{layer.name}'", "a 1x1 pool only subsamples",
+                    )
+            planned = pointwise.to_conv(found, self.target, self.taken, strides=strides)
+        if isinstance(planned, str):
+            self.report.add(path, kind, "skipped", detail=planned)
+            return
+        if site.in_graph:
+            self.plan[id(layer)] = Replace(planned.layers, planned.weights)
+        else:
+            new = planned.layers[0]
+            if len(planned.layers) > 1:
+                new = keras.Sequential(planned.layers, name=layer.name, trainable=layer.trainable)
+            self.swaps.append(Swap(layer, new, planned.weights, calls[0].shape))
+        self.report.add(path, kind, "converted", planned.result, planned.detail)
+
+    def find(self, layer, calls):
+        """The layer's map, a reason string, or ("skipped", reason)."""
+        if isinstance(layer, keras.Sequential):
+            found = pointwise.chain_map(layer, calls, self.direction)
+            if found is None:
+                return ("skipped", "a Sequential whose reshapes do not only merge or split channel axes")
+            return found
+        if self.direction == "dense":
+            if isinstance(layer, pointwise.CONV_CLASSES + (Conv1x1,)):
+                return pointwise.conv_map(layer, calls)
+            if isinstance(layer, PixelDense):
+                if _forms(layer, calls) == {"dense"} and self.target == "keras_1x1":
+                    return ("skipped", "already in the dense form")
+                return pointwise.dense_map(layer, calls)
+            if type(layer).__name__ in _OTHER_CONVS:
+                return ("skipped", _OTHER_CONVS[type(layer).__name__])
+            return (
+                "skipped",
+                "a convolution inside TimeDistributed; apply it to the unwrapped layer",
+            )
+        if isinstance(layer, Conv1x1):
+            if _forms(layer, calls) == {"conv"} and self.target == "keras_1x1":
+                return ("skipped", "already in the conv form")
+            return pointwise.conv_map(layer, calls)
+        return pointwise.dense_map(layer, calls)
+
+    def foldable_pool(self, layer, parent, found):
+        """A 1x1 subsampling pool whose only reader is `layer`'s only call."""
+        if id(parent) not in self.consumers:  # one walk of each parent's graph
+            self.consumers[id(parent)] = graph.Consumers(parent)
+        readers = self.consumers[id(parent)]
+        nodes = graph.call_nodes(layer, readers)
+        if len(nodes) != 1 or not nodes[0].input_tensors:
+            return None
+        tensor = nodes[0].input_tensors[0]
+        pool = graph.producer(tensor)
+        if pool is None or pointwise.subsampling_pool(pool) is None:
+            return None
+        if len(graph.call_nodes(pool, readers)) != 1 or pool.data_format != found.data_format:
+            return None
+        if len(pool.strides) != found.spatial:
+            return None
+        if isinstance(parent, keras.Sequential):
+            layers = parent.layers
+            index = layers.index(layer) if layer in layers else -1
+            return pool if index > 0 and layers[index - 1] is pool else None
+        if not readers.only_reader(tensor):
+            return None
+        return pool
+
+    # -- rebuilding -----------------------------------------------------------
+
+    def changed_containers(self, sites):
+        """Containers a layer holds (no graph calls them) with a change
+        inside, deepest first."""
+        changed = set(self.plan) | {id(swap.old) for swap in self.swaps}
+        holding = []
+        for site in sites:
+            if id(site.layer) not in changed:
+                continue
+            for ancestor in site.ancestors:
+                if tree.is_container(ancestor.layer) and not ancestor.in_graph:
+                    if ancestor not in holding:
+                        holding.append(ancestor)
+        holding.sort(key=lambda s: len(s.ancestors), reverse=True)
+        self._holding = holding
+        return [site.layer for site in holding]
+
+    def _rebuilt(self, new_model, containers):
+        """The rebuilt containers, as they sit in the new model."""
+        if not containers:
+            return []
+        wanted = {site.path for site in self._holding}
+        return [site.layer for site in tree.walk(new_model) if site.path in wanted]
+
+    def notes(self, new_model):
+        model = self.model
+        if internals.is_functional(model) and type(new_model) is not type(model):
+            self.report.notes.append(
+                f"'{model.name}' is a {type(model).__name__} (a Functional model with a "
+                "constructor of its own); the result is a plain Functional model with "
+                "the same layers, weights, inputs and outputs"
+            )
+
+    def finish(self, new_model, verify):
+        if verify is not False and verify is not None:
+            inputs = None if verify is True else verify
+            specs = self.traced.specs if self.traced is not None else None
+            verify_outputs(self.model, new_model, self.report, inputs=inputs, specs=specs)
+        new_model.conversion_report = self.report
+        return new_model
 
 
 def conv_to_dense(model, *, target="keras", verify=True):
     """Every pointwise convolution of `model` as a per-pixel Dense.
 
     Converts Conv1D/Conv2D/Conv3D whose kernel is all ones in size (at any
-    strides, groups, padding, dilation and data_format) and `Conv1x1`.
-    Strides become a 1x1 subsampling pool before the Dense; groups become a
-    block-diagonal kernel; channels_first becomes an EinsumDense on axis 1
-    (target "keras") or a channels_first `PixelDense` (target "keras_1x1").
+    strides, groups, padding, dilation and data_format) and `Conv1x1`, at
+    any depth: in the model's graph, in nested models, and inside layers
+    (custom layers, Keras composites, subclassed models). Strides become a
+    1x1 subsampling pool before the Dense; groups become a block-diagonal
+    kernel; channels_first becomes an EinsumDense on axis 1 (target
+    "keras") or a channels_first `PixelDense` (target "keras_1x1"). The
+    conv form of an attention projection (a 1x1 conv with the channel axes
+    reshaped, as `dense_to_conv` makes it) becomes its EinsumDense again.
 
     Args:
-        model: a Sequential or Functional `keras.Model` (nested models,
-            shared layers, several inputs and outputs are fine). It is not
-            changed.
+        model: a Sequential, Functional or built subclassed `keras.Model`
+            (nested models, shared layers, several inputs and outputs are
+            fine). It is not changed.
         target: "keras" for built-in Keras layers only, "keras_1x1" for
             `PixelDense`.
         verify: compare the outputs of both models on random inputs drawn
@@ -94,119 +312,34 @@ def conv_to_dense(model, *, target="keras", verify=True):
 
     Returns:
         A new `keras.Model`; ``model.conversion_report`` lists every
-        candidate layer, converted or skipped with its reason.
+        candidate layer at any depth, converted or skipped with its reason.
     """
     _check(model, target)
-    report = ConversionReport("conv_to_dense", target)
-    taken = graph.layer_names(model)
-    plan = {}
-    for layer, path, _ in graph.walk(model):
-        kind = _kind(layer)
-        if isinstance(layer, pointwise.CONV_CLASSES + (Conv1x1,)):
-            found = pointwise.conv_map(layer)
-        elif isinstance(layer, PixelDense):
-            if _forms(layer) == {"dense"} and target == "keras_1x1":
-                report.add(path, kind, "skipped", detail="already in the dense form")
-                continue
-            found = pointwise.dense_map(layer)
-        elif type(layer).__name__ in _OTHER_CONVS:
-            report.add(path, kind, "skipped", detail=_OTHER_CONVS[type(layer).__name__])
-            continue
-        elif isinstance(layer, keras.layers.TimeDistributed) and "Conv" in kind:
-            report.add(
-                path, kind, "skipped",
-                detail="a convolution inside TimeDistributed; apply it to the unwrapped layer",
-            )
-            continue
-        else:
-            continue
-        if isinstance(found, str):
-            report.add(path, kind, "skipped", detail=found)
-            continue
-        planned = pointwise.to_dense(found, target, taken)
-        plan[id(layer)] = Replace(planned.layers, planned.weights)
-        report.add(path, kind, "converted", planned.result, planned.detail)
-    new_model = Rebuilder(plan).rebuild(model)
-    return _finish(model, new_model, report, verify)
+    return _Conversion(model, "conv_to_dense", "dense", target).run(verify)
 
 
 def dense_to_conv(model, *, target="keras", verify=True):
     """Every per-pixel Dense of `model` as a 1x1 convolution.
 
     Converts Dense applied to inputs with spatial axes (rank 3 to 5),
-    TimeDistributed(Dense) at any nesting, pointwise EinsumDense (channel
-    axis last or second) and `PixelDense`. A Dense on a rank-2 input has no
-    spatial axes and is left alone (and reported). A block-diagonal kernel
-    becomes a grouped convolution when its off-diagonal blocks are exactly
-    zero; a 1x1 subsampling pool read only by the Dense becomes the
-    convolution's strides. So ``dense_to_conv(conv_to_dense(m))`` has the
-    structure and the bit-identical weights of ``m``.
+    TimeDistributed(Dense) at any nesting, pointwise EinsumDense and
+    `PixelDense`, at any depth (inside custom layers, Keras composites such
+    as `MultiHeadAttention` and subclassed models too). A per-token Dense on
+    ``(batch, tokens, channels)`` becomes a Conv1D with kernel 1; an
+    attention EinsumDense (``abc,cde->abde``, ``abcd,cde->abe``) a Conv1D
+    with its channel axes reshaped (a small Sequential). A Dense on a rank-2
+    input has no spatial axes and is left alone (and reported). A
+    block-diagonal kernel becomes a grouped convolution when its
+    off-diagonal blocks are exactly zero; a 1x1 subsampling pool read only
+    by the Dense becomes the convolution's strides. So
+    ``dense_to_conv(conv_to_dense(m))`` has the structure and the
+    bit-identical weights of ``m``.
 
     Args and returns: as for `conv_to_dense`; target "keras_1x1" gives
     `Conv1x1` layers.
     """
     _check(model, target)
-    report = ConversionReport("dense_to_conv", target)
-    taken = graph.layer_names(model)
-    plan = {}
-    consumers = {}
-    for layer, path, parent in graph.walk(model):
-        kind = _kind(layer)
-        if isinstance(layer, Conv1x1):
-            if _forms(layer) == {"conv"} and target == "keras_1x1":
-                report.add(path, kind, "skipped", detail="already in the conv form")
-                continue
-            found = pointwise.conv_map(layer)
-        elif isinstance(
-            layer,
-            (keras.layers.Dense, keras.layers.EinsumDense, keras.layers.TimeDistributed, PixelDense),
-        ):
-            found = pointwise.dense_map(layer)
-        else:
-            continue
-        if isinstance(found, str):
-            report.add(path, kind, "skipped", detail=found)
-            continue
-        strides = found.strides
-        pool = _foldable_pool(layer, parent, found, consumers)
-        if pool is not None:
-            strides = pointwise.subsampling_pool(pool)
-            plan[id(pool)] = IDENTITY
-            pool_path = path[: -len(layer.name)] + pool.name
-            report.add(
-                pool_path, type(pool).__name__, "converted",
-                f"strides of '{layer.name}'", "a 1x1 pool only subsamples",
-            )
-        planned = pointwise.to_conv(found, target, taken, strides=strides)
-        plan[id(layer)] = Replace(planned.layers, planned.weights)
-        report.add(path, kind, "converted", planned.result, planned.detail)
-    new_model = Rebuilder(plan).rebuild(model)
-    return _finish(model, new_model, report, verify)
-
-
-def _foldable_pool(layer, parent, found, consumers):
-    """A 1x1 subsampling pool whose only reader is `layer`'s only call."""
-    if id(parent) not in consumers:  # one walk of each parent's graph
-        consumers[id(parent)] = graph.Consumers(parent)
-    readers = consumers[id(parent)]
-    nodes = graph.call_nodes(layer, readers)
-    if len(nodes) != 1 or not nodes[0].input_tensors:
-        return None
-    tensor = nodes[0].input_tensors[0]
-    pool = graph.producer(tensor)
-    if pool is None or pointwise.subsampling_pool(pool) is None:
-        return None
-    if len(graph.call_nodes(pool, readers)) != 1 or pool.data_format != found.data_format:
-        return None
-    if len(pool.strides) != found.spatial:
-        return None
-    if isinstance(parent, keras.Sequential):
-        layers = parent.layers
-        index = layers.index(layer) if layer in layers else -1
-        return pool if index > 0 and layers[index - 1] is pool else None
-    if not readers.only_reader(tensor):
-        return None
-    return pool
+    return _Conversion(model, "dense_to_conv", "conv", target).run(verify)
 
 
 def convolutionalize(model, *, verify=True):
@@ -233,6 +366,11 @@ def convolutionalize(model, *, verify=True):
     """
     internals.check()
     check_rebuildable(model)
+    if not tree.is_container(model):
+        raise UserInputError(
+            f"convolutionalize needs a Sequential or Functional model; '{model.name}' "
+            f"is a subclassed keras.Model ({type(model).__name__}) whose head is Python code"
+        )
     report = ConversionReport("convolutionalize", "keras")
     head = heads.find_head(model)
     taken = graph.layer_names(model)

@@ -1,8 +1,29 @@
 """Reading the structure of a Keras model: layers, call sites, consumers."""
 
+import dataclasses
+
 import keras
 
 from . import internals
+
+
+@dataclasses.dataclass(frozen=True)
+class Call:
+    """One call of a layer: its first input's shape and dtype, and the
+    keyword arguments that are not tensors (a node's, or one recorded
+    while tracing the model)."""
+
+    shape: tuple
+    dtype: str
+    kwargs: dict
+
+
+def plain_kwargs(kwargs):
+    return {
+        key: value
+        for key, value in kwargs.items()
+        if value is None or isinstance(value, (bool, int, float, str))
+    }
 
 
 def walk(model, prefix=""):
@@ -61,18 +82,21 @@ def graph_nodes(model):
     return {id(node) for nodes in internals.nodes_by_depth(model).values() for node in nodes}
 
 
-def input_shapes(layer):
-    """The shape of the first input at every call of `layer`."""
-    shapes = []
-    for node in call_nodes(layer):
+def calls(layer, model=None):
+    """A `Call` for every node of `layer` (in `model`'s graph, if given)."""
+    found = []
+    for node in call_nodes(layer, model):
         tensors = node.input_tensors
         if tensors:
-            shapes.append(tuple(tensors[0].shape))
-    return shapes
-
-
-def call_kwargs(layer):
-    return [dict(node.arguments.kwargs) for node in call_nodes(layer)]
+            tensor = tensors[0]
+            found.append(
+                Call(
+                    tuple(tensor.shape),
+                    keras.backend.standardize_dtype(tensor.dtype),
+                    plain_kwargs(dict(node.arguments.kwargs)),
+                )
+            )
+    return found
 
 
 producer = internals.producer

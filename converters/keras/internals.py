@@ -3,16 +3,19 @@
 Keras has no public API for some of what rewriting a model needs: the
 calls of a layer (nodes), the graph of a Functional model by depth, the
 layer that produced a symbolic tensor, a Sequential model's inner graph,
-the structure of a model's outputs, a layer's tracked sublayers, and the
-backend convolution the ONNX export traces. They are read here and nowhere
-else. Each accessor reads the attribute directly (never ``getattr`` with a
+the structure of a model's outputs, a layer's tracked sublayers and the
+attributes that hold them, copying a layer without its config, recording
+the calls of sublayers during a symbolic trace, and the backend convolution
+the ONNX export traces. They are read here and nowhere else. Each accessor reads the attribute directly (never ``getattr`` with a
 default), so a Keras release that renames one fails loudly with
 `KerasInternalsChanged` instead of silently seeing "no calls" and returning
 an unchanged model; `check()` probes them all on a small model.
 """
 
 import contextlib
+import copy
 import functools
+import sys
 
 import keras
 
@@ -63,12 +66,288 @@ def tracked_layers(layer):
     return _read(layer, "_layers", "Layer._layers")
 
 
+def order_layers(model, rank):
+    """Reorder the layers `model` tracks by ``rank(layer)`` (stable; None
+    sorts last), in place: the order of ``model.layers`` and of its weights."""
+    layers = tracked_layers(model)
+    keyed = sorted(
+        range(len(layers)),
+        key=lambda i: (rank(layers[i]) is None, rank(layers[i]) or 0, i),
+    )
+    layers[:] = [layers[i] for i in keyed]
+
+
+def sublayers(layer):
+    """The layer's direct sublayers (`tracked_layers` without metrics), in
+    the order Keras tracks them."""
+    return list(_read(layer, "_flatten_layers", "Layer._flatten_layers")(
+        include_self=False, recursive=False
+    ))
+
+
+# Attributes where Keras and TensorFlow keep their own references to a
+# layer's sublayers; the names a user gave are the other attributes.
+_BOOKKEEPING = frozenset(
+    ("_layers", "_auto_config", "_tracker", "_functional", "_operations",
+     "_inbound_nodes", "_outbound_nodes", "_inputs", "_outputs", "_nodes_by_depth",
+     "_operations_by_depth", "_nodes", "_inputs_struct", "_outputs_struct",
+     # TensorFlow's checkpoint dependencies of a trackable object
+     "_self_unconditional_checkpoint_dependencies", "_self_unconditional_dependency_names",
+     "_self_unconditional_deferred_dependencies", "_self_tracked_trackables")
+)
+
+
+def attribute_names(parent):
+    """``{id(sublayer): attribute path}`` for the layers `parent` holds.
+
+    A layer in an attribute is named by it (``_query_dense``), one in a list
+    or dict attribute by the attribute and its index or key
+    (``transformer_layers/0``); the first attribute that holds a layer wins.
+    Keras' and TensorFlow's bookkeeping references do not count.
+    """
+    names = {}
+    for key, value in vars(parent).items():
+        if key in _BOOKKEEPING:
+            continue
+        if isinstance(value, keras.layers.Layer):
+            names.setdefault(id(value), key)
+        elif isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                if isinstance(item, keras.layers.Layer):
+                    names.setdefault(id(item), f"{key}/{i}")
+        elif isinstance(value, dict):
+            for k, item in value.items():
+                if isinstance(item, keras.layers.Layer):
+                    names.setdefault(id(item), f"{key}/{k}")
+    return names
+
+
+# -- copying layers without their configs ---------------------------------------------
+
+
+class CopyFailed(Exception):
+    """A layer could not be copied; ``layer`` and ``cause`` say which and why."""
+
+    def __init__(self, layer, cause):
+        super().__init__(f"{layer.name}: {cause}")
+        self.layer = layer
+        self.cause = cause
+
+
+def _saveable_class():
+    try:
+        from keras.src.saving.keras_saveable import KerasSaveable
+    except ImportError as error:
+        raise _missing("keras.src.saving.keras_saveable.KerasSaveable", error) from None
+    return KerasSaveable
+
+
+def _no_tracking():
+    try:
+        from keras.src.utils.tracking import DotNotTrackScope
+    except ImportError as error:
+        raise _missing("keras.src.utils.tracking.DotNotTrackScope", error) from None
+    return DotNotTrackScope()
+
+
+def _graph_operations(layer):
+    """The operations of a Functional model's graph (a Sequential's inner one)."""
+    state = vars(layer)
+    if "_functional" in state:
+        inner = state["_functional"]
+        return [] if inner is None else [inner] + list(_read(inner, "_operations", "Functional._operations"))
+    if "_operations" in state and is_functional(layer):
+        return list(state["_operations"])
+    return []
+
+
+class LayerCopier(dict):
+    """Copies layers without their configs, as one consistent copy.
+
+    ``copy.deepcopy`` of a Keras layer saves it to a ``.keras`` buffer and
+    rebuilds it from its config (`KerasSaveable.__reduce__`), which fails for
+    layers whose config does not round trip. This copier builds each layer
+    with ``cls.__new__`` instead and deep-copies its state (variables get
+    their own storage with the same values), with one memo for every layer
+    it copies: an object held by two layers (a tied embedding, a shared
+    sublayer) is copied once and stays shared. It is the memo `copy.deepcopy`
+    consults, so a layer reached anywhere in the state (a node, a list, a
+    constructor argument) is copied the same way.
+
+    What a layer's copy does not take: its calls in graphs outside it (nodes;
+    the graph of a Functional model it holds comes along), compiled
+    functions, and nothing of its config is read. ``seed(old, new)`` makes
+    every reference to `old` in the copies a reference to `new` (how changed
+    sublayers are put in place).
+    """
+
+    def __init__(self, *roots):
+        super().__init__()
+        self._operations = {}
+        self._kept_nodes = set()
+        self._saveable = _saveable_class()
+        # Modules are shared (a seed generator holds the backend module).
+        for module in list(sys.modules.values()):
+            if module is not None:
+                self[id(module)] = module
+        for root in roots:
+            self.register(root)
+
+    def register(self, root):
+        """Make every layer and operation under `root` copyable by reference."""
+        stack = [root]
+        while stack:
+            op = stack.pop()
+            if id(op) in self._operations:
+                continue
+            self._operations[id(op)] = op
+            if isinstance(op, keras.layers.Layer):
+                stack.extend(sublayers(op))
+            stack.extend(_graph_operations(op))
+
+    def seed(self, old, new):
+        self.register(old)
+        self[id(old)] = new
+
+    def get(self, key, default=None):
+        value = dict.get(self, key, _ABSENT)
+        if value is not _ABSENT:
+            return value
+        op = self._operations.get(key)
+        if op is None:
+            return default
+        return self._copy(op)
+
+    def copy(self, layer):
+        """The copy of `layer` (made on first request)."""
+        self.register(layer)
+        with _no_tracking():
+            return self.get(id(layer))
+
+    def _copy(self, op):
+        cls = type(op)
+        try:
+            new = cls.__new__(cls)
+        except Exception as error:  # noqa: BLE001 - named in the error
+            raise CopyFailed(op, f"{cls.__name__}.__new__ failed: {error}") from error
+        self[id(op)] = new
+        # `Layer.__new__` wraps `build` and `quantize` around the instance;
+        # the copy keeps its own wrappers, bound to itself.
+        own = {k: v for k, v in vars(new).items() if k in ("build", "quantize")}
+        for node in _graph_nodes(op):
+            self._kept_nodes.add(id(node))
+        state = vars(op)
+        for value in state.values():
+            self._register_values(value)
+        copied = {}
+        for key, value in state.items():
+            if key in own:
+                copied[key] = own[key]
+            elif key in ("_inbound_nodes", "_outbound_nodes"):
+                copied[key] = [
+                    copy.deepcopy(node, self) for node in value if id(node) in self._kept_nodes
+                ]
+            elif key in ("train_function", "test_function", "predict_function"):
+                copied[key] = None  # compiled for the original; rebuilt on demand
+            else:
+                try:
+                    copied[key] = copy.deepcopy(value, self)
+                except CopyFailed:
+                    raise
+                except Exception as error:  # noqa: BLE001 - named in the error
+                    raise CopyFailed(
+                        op, f"its attribute '{key}' cannot be copied ({type(error).__name__}: {error})"
+                    ) from error
+        vars(new).clear()
+        vars(new).update(copied)
+        return new
+
+    def _register_values(self, value, depth=0):
+        """Register the Keras objects (metrics, optimizers...) a state holds."""
+        if isinstance(value, self._saveable):
+            self.register(value)
+        elif depth < 3 and isinstance(value, (list, tuple, set)):
+            for item in value:
+                self._register_values(item, depth + 1)
+        elif depth < 3 and isinstance(value, dict):
+            for item in value.values():
+                self._register_values(item, depth + 1)
+
+
+_ABSENT = object()
+
+
+def _graph_nodes(op):
+    """The nodes of the graph a Functional (or Sequential) model holds."""
+    if isinstance(op, keras.Sequential):
+        inner = vars(op).get("_functional")
+        return [] if inner is None else _graph_nodes(inner)
+    if not is_functional(op):
+        return []
+    return [node for nodes in nodes_by_depth(op).values() for node in nodes]
+
+
+# -- recording the calls of sublayers --------------------------------------------------
+
+
+@contextlib.contextmanager
+def recording_calls(layers, record):
+    """Call ``record(layer, args, kwargs)`` at every call of each layer.
+
+    Sublayers called inside their parent's ``call()`` get no nodes; wrapping
+    their ``call`` for one instance (an instance attribute, removed after)
+    sees every call, on whatever tensors it runs.
+    """
+    saved = []
+    try:
+        for layer in layers:
+            state = vars(layer)
+            saved.append((layer, state.get("call", _ABSENT)))
+            bound = layer.call
+
+            def call(*args, __layer=layer, __call=bound, **kwargs):
+                record(__layer, args, kwargs)
+                return __call(*args, **kwargs)
+
+            object.__setattr__(layer, "call", call)
+        yield
+    finally:
+        for layer, original in saved:
+            if original is _ABSENT:
+                object.__delattr__(layer, "call")
+            else:
+                object.__setattr__(layer, "call", original)
+
+
+def symbolic_call(fn, *args):
+    """Run ``fn`` once on symbolic backend tensors standing for the
+    `keras.KerasTensor` arguments (no data, no variable changes); returns
+    its output specs."""
+    try:
+        from keras.src.backend import compute_output_spec
+    except ImportError as error:
+        raise _missing("keras.src.backend.compute_output_spec", error) from None
+    return compute_output_spec(fn, *args)
+
+
 # -- models ----------------------------------------------------------------------------
 
 
 def is_functional(model):
     """Functional models (and their subclasses) carry a graph of nodes."""
     return isinstance(model, keras.Model) and hasattr(model, "_nodes_by_depth")
+
+
+def is_plain_container(layer):
+    """A Functional or Sequential model of Keras' own classes (whose config
+    lists its layers), not a subclass with a config of its own."""
+    if type(layer) is keras.Sequential:
+        return True
+    try:
+        from keras.src.models.functional import Functional
+    except ImportError as error:
+        raise _missing("keras.src.models.functional.Functional", error) from None
+    return type(layer) is Functional
 
 
 def functional_graph(model):
@@ -159,6 +438,8 @@ def check():
         (isinstance(output_structure(model), dict), "Functional._outputs_struct"),
         (bool(nodes_by_depth(sequential)), "Sequential._functional holding its graph"),
         (dense in tracked_layers(model), "Layer._layers holding the sublayers"),
+        (dense in sublayers(model), "Layer._flatten_layers listing the sublayers"),
+        (bool(_graph_operations(sequential)), "Sequential._functional._operations"),
     ):
         if not ok:
             raise _missing(what, "it is there but no longer means what it did")
@@ -167,4 +448,16 @@ def check():
         from keras.src.backend import standardize_data_format  # noqa: F401
     except ImportError as error:
         raise _missing("keras.src.backend.standardize_data_format", error) from None
+    _saveable_class()
+    _no_tracking()
+    copier = LayerCopier(dense)
+    twin = copier.copy(dense)
+    if twin.kernel is dense.kernel or not twin.built or inbound_nodes(twin):
+        raise _missing("a layer copy of its own", "the copy shares state with the original")
+    seen = []
+    with recording_calls([dense], lambda layer, args, kwargs: seen.append(layer)):
+        symbolic_call(lambda x: dense(x), keras.KerasTensor((None, 2, 3)))
+    if seen != [dense] or "call" in vars(dense):
+        raise _missing("Layer.call recorded per instance", "the call was not seen")
     return True
+

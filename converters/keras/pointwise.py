@@ -10,12 +10,22 @@ Mathematics (DESIGN section 2):
   off-diagonal blocks are exactly zero.
 - channels_first: the map acts on axis 1 and the bias broadcasts as
   ``(Cout, 1, ..)``.
+- An attention projection (EinsumDense ``abc,cde->abde`` for query, key
+  and value, ``abcd,cde->abe`` for the output) maps the channels of every
+  position too, with the channel axes reshaped: its kernel ``(c, h, d)`` is
+  the matrix ``(c, h*d)`` of a Conv1D with kernel 1 followed by a Reshape
+  to ``(h, d)`` (the output one: a Reshape to ``h*d`` first). The conv form
+  of such a map is a small `keras.Sequential` (a *chain*) named after the
+  layer, and the way back gives the EinsumDense with its equation again.
 
-Every function here reads a layer and returns either a `Plan` (new layers
-and the exact arrays they receive) or a reason string for skipping it.
+Every function here reads a layer (and its calls: `Call` records of the
+shapes it runs on) and returns either a `Plan` (new layers and the exact
+arrays they receive) or a reason string for skipping it.
 """
 
 import dataclasses
+import math
+import string
 
 import keras
 import numpy as np
@@ -24,6 +34,10 @@ from keras_1x1.kernels import block_diagonal, detect_groups, grouped_kernel
 from keras_1x1.layers import Conv1x1, PixelDense
 
 from . import graph
+
+# The attribute a chain carries with the EinsumDense it came from (equation,
+# bias axes, output shape), so the way back restores it letter for letter.
+EINSUM_ORIGIN = "keras_1x1_einsum"
 
 CONV_CLASSES = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 KERAS_CONV = {1: keras.layers.Conv1D, 2: keras.layers.Conv2D, 3: keras.layers.Conv3D}
@@ -63,10 +77,21 @@ class PointwiseMap:
     groups: int
     source: keras.layers.Layer  # the layer that holds the configuration
     config: dict  # activation, initializers, ... as config entries
+    # Channel axes reshaped around the map (attention projections): the
+    # input's channel dims and the output's, e.g. (16,) and (2, 8).
+    in_dims: tuple = ()
+    out_dims: tuple = ()
+    # Pass-through dims (static sizes or None), for the reshapes of a chain.
+    positions: tuple = ()
+    einsum: dict = None  # the EinsumDense it came from, when it did
 
     @property
     def units(self):
         return self.kernel.shape[1]
+
+    @property
+    def reshaped(self):
+        return len(self.in_dims) > 1 or len(self.out_dims) > 1
 
 
 @dataclasses.dataclass
@@ -101,16 +126,25 @@ def _not_plain(layer):
     return None
 
 
-def conv_map(layer):
+def _one_rank(calls):
+    """The rank every call agrees on, or a reason."""
+    ranks = {len(call.shape) for call in calls}
+    if not ranks:
+        return "never called on a symbolic input"
+    if len(ranks) != 1:
+        return f"called on inputs of ranks {sorted(ranks)}; one conv needs one rank"
+    return ranks.pop()
+
+
+def conv_map(layer, calls):
     """A pointwise convolution's map, or a reason it is not one."""
     if isinstance(layer, Conv1x1):
         if not layer.built:
             return "not built"
-        shapes = graph.input_shapes(layer)
-        ranks = {len(s) for s in shapes}
-        if len(ranks) != 1:
-            return "called on inputs of different ranks" if ranks else "never called"
-        spatial = ranks.pop() - 2
+        rank = _one_rank(calls)
+        if isinstance(rank, str):
+            return rank
+        spatial = rank - 2
         strides = layer._spatial_strides(spatial + 2)
         groups = layer.groups
     else:
@@ -139,10 +173,9 @@ def conv_map(layer):
     )
 
 
-def dense_map(layer):
+def dense_map(layer, calls):
     """A per-pixel Dense's map (Dense, TimeDistributed(Dense), pointwise
     EinsumDense, PixelDense), or a reason it is not one."""
-    outer = layer
     depth = 0
     while isinstance(layer, keras.layers.TimeDistributed):
         layer, depth = layer.layer, depth + 1
@@ -151,13 +184,11 @@ def dense_map(layer):
     reason = _not_plain(layer)
     if reason:
         return reason
-    shapes = graph.input_shapes(outer)
-    if not shapes:
-        return "never called on a symbolic input"
-    ranks = {len(s) for s in shapes}
-    if len(ranks) != 1:
-        return f"called on inputs of ranks {sorted(ranks)}; one conv needs one rank"
-    rank = ranks.pop()
+    rank = _one_rank(calls)
+    if isinstance(rank, str):
+        return rank
+    if isinstance(layer, keras.layers.EinsumDense) and len(_einsum_parts(layer.equation)[1]) > 2:
+        return einsum_map(layer, calls, rank)
     data_format = "channels_last"
     weights = layer.get_weights()
     kernel, bias = weights[0], (weights[1] if len(weights) > 1 else None)
@@ -188,6 +219,112 @@ def dense_map(layer):
         source=layer,
         config=shared_config(layer),
     )
+
+
+# -- EinsumDense with several channel axes (attention projections) -------------------
+
+
+def _einsum_parts(equation):
+    try:
+        lhs, out = equation.replace(" ", "").split("->")
+        inp, ker = lhs.split(",")
+    except ValueError:
+        return "", "", ""
+    return inp, ker, out
+
+
+def parse_reshaped_einsum(equation, rank):
+    """How an EinsumDense with a kernel of 3 or more axes is a per-position
+    map, or a reason it is not one.
+
+    Per position means: the input is ``(positions..., input channels...)``
+    and the output ``(positions..., output channels...)`` with the same
+    leading position axes (the batch first), and the kernel holds exactly
+    the input and the output channel axes. Returns ``(positions, inputs,
+    outputs, permutation)`` (letters; the permutation takes the kernel to
+    the order ``inputs + outputs``).
+    """
+    inp, ker, out = _einsum_parts(equation)
+    if not ker:
+        return f"equation {equation!r} does not have one input and one kernel"
+    if "..." in equation:
+        return f"equation {equation!r}: an ellipsis with a {len(ker)}-axis kernel is not supported"
+    if len(inp) != rank:
+        return f"equation {equation!r} does not match rank {rank}"
+    lead = 0
+    while lead < min(len(inp), len(out)) and inp[lead] == out[lead] and inp[lead] not in ker:
+        lead += 1
+    positions, inputs, outputs = inp[:lead], inp[lead:], out[lead:]
+    if not inputs or not outputs:
+        return f"equation {equation!r} does not map channel axes to channel axes"
+    if any(a in ker for a in positions) or sorted(ker) != sorted(inputs + outputs):
+        return (
+            f"equation {equation!r} mixes positions: its kernel '{ker}' is not the input "
+            f"channels '{inputs}' and output channels '{outputs}'"
+        )
+    if set(inputs) & set(outputs) or len(set(ker)) != len(ker):
+        return f"equation {equation!r} repeats an axis"
+    if lead < 2:
+        return "no position axis besides the batch: nothing to convolve over"
+    permutation = [ker.index(a) for a in inputs + outputs]
+    return positions, inputs, outputs, permutation
+
+
+def einsum_map(layer, calls, rank):
+    """The map of an attention-style EinsumDense (``abc,cde->abde``,
+    ``abcd,cde->abe``), or a reason it is not one."""
+    parsed = parse_reshaped_einsum(layer.equation, rank)
+    if isinstance(parsed, str):
+        return parsed
+    positions, inputs, outputs, permutation = parsed
+    spatial = len(positions) - 1
+    if spatial > 3:
+        return f"{spatial} position axes: Keras has no {spatial}-D convolution"
+    weights = layer.get_weights()
+    kernel = np.transpose(weights[0], permutation)
+    in_dims = tuple(kernel.shape[: len(inputs)])
+    out_dims = tuple(kernel.shape[len(inputs):])
+    bias = weights[1] if len(weights) > 1 else None
+    if bias is not None:
+        if sorted(layer.bias_axes or "") != sorted(outputs) or tuple(bias.shape) != out_dims:
+            return (
+                f"bias_axes={layer.bias_axes!r} is not every output channel axis "
+                f"'{outputs}' in order"
+            )
+        bias = bias.reshape(-1)
+    shape = calls[0].shape
+    dims = [shape[1 + i] for i in range(spatial)]
+    for call in calls[1:]:
+        dims = [d if d == e else None for d, e in zip(dims, call.shape[1:])]
+    return PointwiseMap(
+        kernel=kernel.reshape(math.prod(in_dims), math.prod(out_dims)),
+        bias=bias,
+        spatial=spatial,
+        data_format="channels_last",
+        strides=(1,) * spatial,
+        groups=1,
+        source=layer,
+        config=shared_config(layer),
+        in_dims=in_dims,
+        out_dims=out_dims,
+        positions=tuple(dims),
+        einsum={
+            "equation": layer.equation,
+            "bias_axes": layer.bias_axes,
+            "output_shape": list(layer.get_config()["output_shape"]),
+        },
+    )
+
+
+def canonical_einsum(spatial, n_in, n_out):
+    """The equation of a per-position map in Keras' own letters
+    (``abc,cde->abde`` for one position axis, one input and two output
+    channel axes), and its output channel letters."""
+    letters = string.ascii_lowercase
+    positions = letters[: spatial + 1]
+    inputs = letters[spatial + 1 : spatial + 1 + n_in]
+    outputs = letters[spatial + 1 + n_in : spatial + 1 + n_in + n_out]
+    return f"{positions}{inputs},{inputs}{outputs}->{positions}{outputs}", outputs
 
 
 def parse_pointwise_einsum(equation, rank):
@@ -282,8 +419,38 @@ def layer_kwargs(config, name, *, use_bias, kernel_axes, activation=None):
     return kwargs
 
 
+def _to_einsum(m):
+    """The EinsumDense form of a map whose channel axes are reshaped."""
+    n = m.spatial
+    origin = m.einsum
+    if origin is not None:
+        equation, bias_axes = origin["equation"], origin["bias_axes"]
+        output_shape = tuple(origin["output_shape"])
+        parsed = parse_reshaped_einsum(equation, n + 1 + len(m.in_dims))
+        if isinstance(parsed, str):
+            origin = None
+    if origin is None:
+        equation, outputs = canonical_einsum(n, len(m.in_dims), len(m.out_dims))
+        bias_axes = outputs if m.bias is not None else None
+        output_shape = tuple(m.positions) + tuple(m.out_dims)
+        parsed = parse_reshaped_einsum(equation, n + 1 + len(m.in_dims))
+    _, inputs, outputs, permutation = parsed
+    kwargs = layer_kwargs(m.config, m.source.name, use_bias=m.bias is not None,
+                          kernel_axes=lambda a: a)
+    del kwargs["use_bias"]  # EinsumDense has a bias when it has bias_axes
+    dense = keras.layers.EinsumDense(
+        equation, output_shape=output_shape, bias_axes=bias_axes, **kwargs
+    )
+    kernel = m.kernel.reshape(m.in_dims + m.out_dims)
+    kernel = np.transpose(kernel, np.argsort(permutation))
+    arrays = [kernel] + ([m.bias.reshape(m.out_dims)] if m.bias is not None else [])
+    return Plan([dense], [(dense, arrays)], "EinsumDense", f"'{equation}'")
+
+
 def to_dense(m, target, taken):
     """The dense form of a pointwise map."""
+    if m.reshaped:
+        return _to_einsum(m)
     n = m.spatial
     layers, weights, detail = [], [], []
     if any(s != 1 for s in m.strides):
@@ -347,6 +514,8 @@ def to_conv(m, target, taken, strides=None):
         detail.append(f"groups={groups}: the off-diagonal blocks are exactly zero")
     if any(s != 1 for s in strides):
         detail.append(f"strides {strides} from the subsampling pool before it")
+    if m.reshaped:
+        return _to_chain(m, target, kwargs, kernel, groups)
     if target == "keras_1x1":
         conv = Conv1x1(
             m.units, strides=strides, groups=groups, data_format=m.data_format, **kwargs
@@ -366,6 +535,131 @@ def to_conv(m, target, taken, strides=None):
     if m.bias is not None:
         arrays.append(m.bias)
     return Plan([conv], [(conv, arrays)], type(conv).__name__, "; ".join(detail))
+
+
+def _target_shape(positions, channels):
+    """A Reshape target: the position dims (one free one as -1), then the
+    channel dims; None when two position dims are free."""
+    free = [d for d in positions if d is None]
+    if len(free) > 1:
+        return None
+    return tuple(-1 if d is None else d for d in positions) + tuple(channels)
+
+
+def _to_chain(m, target, kwargs, kernel, groups):
+    """A reshaped map as a chain: [Reshape] + 1x1 conv + [Reshape]."""
+    n = m.spatial
+    before = _target_shape(m.positions, (m.kernel.shape[0],)) if len(m.in_dims) > 1 else ()
+    after = _target_shape(m.positions, m.out_dims) if len(m.out_dims) > 1 else ()
+    if before is None or after is None:
+        return "two free position axes cannot both be kept by a Reshape"
+    name = kwargs["name"]
+    if target == "keras_1x1":
+        conv = Conv1x1(m.units, groups=groups, data_format="channels_last", **kwargs)
+        arrays = [kernel]
+    else:
+        conv = KERAS_CONV[n](m.units, 1, padding="valid", groups=groups, **kwargs)
+        arrays = [kernel.reshape((1,) * n + kernel.shape)]
+    if m.bias is not None:
+        arrays.append(m.bias)
+    dtype = m.config["dtype"]
+    layers = []
+    if before:
+        layers.append(keras.layers.Reshape(before, name=f"{name}_merge_channels", dtype=dtype))
+    layers.append(conv)
+    if after:
+        layers.append(keras.layers.Reshape(after, name=f"{name}_split_channels", dtype=dtype))
+    chain = keras.Sequential(layers, name=name, trainable=m.config["trainable"])
+    if m.einsum is not None:
+        object.__setattr__(chain, EINSUM_ORIGIN, dict(m.einsum))
+    shapes = f"{'x'.join(map(str, m.in_dims))} -> {'x'.join(map(str, m.out_dims))}"
+    result = " + ".join(type(layer).__name__ for layer in layers)
+    return Plan([chain], [(conv, arrays)], result, f"channels {shapes} reshaped around the conv")
+
+
+# -- chains: a small Sequential that is one per-position map ----------------------------
+
+
+def chain_map(chain, calls, direction):
+    """The map of a chain the converters make, or None when `chain` is not one.
+
+    Two shapes count: ``[Reshape] + 1x1 conv + [Reshape]`` with at least one
+    Reshape that only merges or splits the channel axes (the conv form of
+    an attention projection; ``direction`` "dense" reads it), and
+    ``[1x1 subsampling pool] + per-pixel Dense`` (the dense form of a strided
+    1x1 conv inside a layer; ``direction`` "conv" reads it). A returned
+    string is the reason the chain is left as it is.
+    """
+    layers = [layer for layer in chain.layers if not isinstance(layer, keras.layers.InputLayer)]
+    if not calls or not layers:
+        return None
+    rank = _one_rank(calls)
+    if isinstance(rank, str):
+        return None
+    if direction == "conv":
+        if len(layers) != 2 or subsampling_pool(layers[0]) is None:
+            return None
+        dense = layers[1]
+        if not isinstance(dense, (keras.layers.Dense, keras.layers.EinsumDense, PixelDense)):
+            return None
+        found = dense_map(dense, graph.calls(dense, chain))
+        if isinstance(found, str) or found.reshaped:
+            return found if isinstance(found, str) else None
+        pool = layers[0]
+        if getattr(pool, "data_format", found.data_format) != found.data_format:
+            return None
+        if len(pool.strides) != found.spatial:
+            return None
+        found.strides = tuple(pool.strides)
+        found.config = {**found.config, "name": chain.name}
+        return found
+    convs = [i for i, layer in enumerate(layers) if isinstance(layer, CONV_CLASSES + (Conv1x1,))]
+    if len(convs) != 1:
+        return None
+    k = convs[0]
+    before, conv, after = layers[:k], layers[k], layers[k + 1:]
+    if len(before) > 1 or len(after) > 1 or not (before or after):
+        return None
+    if not all(isinstance(layer, keras.layers.Reshape) for layer in before + after):
+        return None
+    found = conv_map(conv, graph.calls(conv, chain))
+    if isinstance(found, str):
+        return found
+    if found.data_format != "channels_last" or any(s != 1 for s in found.strides):
+        return None
+    n = found.spatial
+    shape = tuple(calls[0].shape)
+    if before:
+        target = tuple(before[0].target_shape)
+        if len(target) != n + 1:
+            return None
+        in_dims = shape[1 + n:]
+        if any(d is None for d in in_dims) or math.prod(in_dims) != target[-1]:
+            return None
+        if any(t not in (-1, None, d) and d is not None for t, d in zip(target[:-1], shape[1:1 + n])):
+            return None
+    else:
+        if len(shape) != n + 2:
+            return None
+        in_dims = shape[-1:]
+    positions = tuple(shape[1:1 + n])
+    if after:
+        target = tuple(after[0].target_shape)
+        out_dims = target[n:]
+        if len(target) <= n or any(d in (-1, None) for d in out_dims):
+            return None
+        if math.prod(out_dims) != found.units:
+            return None
+        if any(t not in (-1, None, d) and d is not None for t, d in zip(target[:n], positions)):
+            return None
+    else:
+        out_dims = (found.units,)
+    found.in_dims, found.out_dims, found.positions = tuple(in_dims), tuple(out_dims), positions
+    found.config = {**found.config, "name": chain.name, "trainable": chain.trainable}
+    found.einsum = getattr(chain, EINSUM_ORIGIN, None)
+    if found.groups > 1:
+        return "a grouped conv between reshapes: convert its groups first"
+    return found
 
 
 def subsampling_pool(layer):

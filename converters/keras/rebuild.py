@@ -1,7 +1,7 @@
 """Rebuild a Keras model with some layers replaced, carrying every weight.
 
-The engine under every converter. A *plan* maps layers of the original model
-(by identity, at any nesting depth) to what replaces them:
+The engine under every converter. A *plan* maps layers that a model's
+graph calls (by identity, at any nesting depth) to what replaces them:
 
 - `Replace(layers, weights)`: every call of the layer becomes a call of the
   chain ``layers`` (applied one after the other); ``weights`` lists the
@@ -9,12 +9,23 @@ The engine under every converter. A *plan* maps layers of the original model
 - `IDENTITY`: every call passes its input through (the layer was folded
   into a neighbour).
 
-Every other layer is cloned from its config and gets the original's weights,
-so the new model shares no variable with the original, which is never
-touched. Functional models go through `keras.models.clone_model` with a
-`clone_function` and a `call_function`; Sequential models are rebuilt from
-their layer list. Shared layers stay shared; nested models are rebuilt
-recursively (on the shapes of the tensors they are now called on).
+*Swaps* replace layers that a parent layer calls in its Python ``call()``
+(the sublayers of custom layers, Keras composites such as
+`MultiHeadAttention`, subclassed models): `Swap(old, new, weights,
+input_shape)`. The new layer computes the same shapes, so the parent's code
+runs unchanged; in the parent's copy it takes the old layer's place
+everywhere (its attribute and its entry in the tracked layers, so the
+order of the weights is kept).
+
+Every other layer is copied with its state, never rebuilt from its config
+(`internals.LayerCopier`): layers whose config does not round trip copy
+as well as any, objects shared by two layers stay shared, and the new model
+shares no variable with the original, which is never touched. Functional
+models go through `keras.models.clone_model` with a `clone_function` and a
+`call_function`; Sequential models are rebuilt from their layer list;
+a subclassed model is copied (with its swaps). Shared layers stay shared;
+nested models are rebuilt recursively (on the shapes of the tensors they
+are now called on).
 """
 
 import contextlib
@@ -44,6 +55,21 @@ def deep_recursion(depth):
         sys.setrecursionlimit(previous)
 
 
+class Swap:
+    """Replace a sublayer that its parent calls in ``call()`` by a new layer.
+
+    ``new`` is built on ``input_shape`` (in the old layer's name scope, so
+    the variable paths read alike) and receives ``weights``, a list of
+    ``(layer, arrays)``.
+    """
+
+    def __init__(self, old, new, weights, input_shape):
+        self.old = old
+        self.new = new
+        self.weights = list(weights)
+        self.input_shape = tuple(input_shape)
+
+
 class Replace:
     """Replace every call of a layer by a chain of new layers."""
 
@@ -65,7 +91,7 @@ def is_model(layer):
 
 
 def check_rebuildable(model, what="model"):
-    """Sequential and Functional models can be rewritten; subclassed cannot."""
+    """Sequential, Functional and built subclassed models can be rewritten."""
     if isinstance(model, keras.Sequential):
         if not model.built or not model.inputs:
             raise UserInputError(
@@ -77,33 +103,50 @@ def check_rebuildable(model, what="model"):
     if internals.is_functional(model):
         return
     if is_model(model):
-        raise UserInputError(
-            f"{what} '{model.name}' is a subclassed keras.Model "
-            f"({type(model).__name__}): its wiring is Python code in call() "
-            "that cannot be rewritten; rebuild it as a Functional model "
-            "(keras.Model(inputs, outputs)) or use keras_1x1.Conv1x1 / "
-            "PixelDense inside its call()"
-        )
+        if not model.built:
+            raise UserInputError(
+                f"{what} '{model.name}' is a subclassed keras.Model "
+                f"({type(model).__name__}) that was never built: call it on data "
+                "(or build it) first, so the shapes its layers run on are known"
+            )
+        return
     raise UserInputError(
         f"expected a keras.Model, got {type(model).__name__}"
     )
 
 
-def _models(model):
-    """The model and every model nested in it."""
+def _containers(model):
+    """The model and every container nested in its graphs."""
     yield model
     for layer in getattr(model, "layers", ()):
-        if is_model(layer):
-            yield from _models(layer)
+        if is_container(layer):
+            yield from _containers(layer)
+
+
+def is_container(layer):
+    return isinstance(layer, keras.Sequential) or internals.is_functional(layer)
 
 
 class Rebuilder:
-    """Rebuild one model (and the models nested in it) following a plan."""
+    """Rebuild one model (and the models nested in it) following a plan.
 
-    def __init__(self, plan):
+    Args:
+        plan: ``{id(layer): Replace or IDENTITY}`` for layers called in a
+            graph.
+        swaps: `Swap`s of layers called in a parent's ``call()``.
+        containers: Functional/Sequential models that a layer holds (not a
+            graph: no nodes) and that hold changed layers, deepest first;
+            each is rebuilt and takes its old place in the parent's copy.
+    """
+
+    def __init__(self, plan, swaps=(), containers=()):
         self.plan = plan
-        self._pending = []  # (new layer, old layer or list of arrays)
+        self.swaps = list(swaps)
+        self.containers = list(containers)
+        self._pending = []  # (new layer, list of arrays)
         self._nested = {}
+        self._copier = None
+        self._copied = set()  # ids of the copies made (never rebuilt as nested models)
 
     # -- public -----------------------------------------------------------
 
@@ -115,11 +158,19 @@ class Rebuilder:
         spatial dims for a convolutionalized model.
         """
         check_rebuildable(model)
-        depth = sum(len(getattr(m, "layers", ())) for m in _models(model))
+        self._copier = internals.LayerCopier(model)
+        for swap in self.swaps:
+            self._build_swap(swap)
+        depth = sum(len(getattr(m, "layers", ())) for m in _containers(model))
         with deep_recursion(depth):
-            new_model = self._rebuild(model, input_shapes)
+            for container in self.containers:
+                self._copier.seed(container, self._rebuild(container, None, "nested model"))
+            if is_container(model):
+                new_model = self._rebuild(model, input_shapes)
+            else:
+                new_model = self._copy(model)
         self._assign_weights()
-        if keep_compile and getattr(model, "compiled", False):
+        if keep_compile and is_container(model) and getattr(model, "compiled", False):
             try:
                 new_model.compile_from_config(model.get_compile_config())
             except Exception:  # noqa: BLE001 - compile state is best effort
@@ -128,8 +179,8 @@ class Rebuilder:
 
     # -- models -------------------------------------------------------------
 
-    def _rebuild(self, model, input_shapes):
-        check_rebuildable(model, "nested model" if self._nested else "model")
+    def _rebuild(self, model, input_shapes, what=None):
+        check_rebuildable(model, what or ("nested model" if self._nested else "model"))
         if isinstance(model, keras.Sequential):
             return self._rebuild_sequential(model, input_shapes)
         return self._rebuild_functional(model, input_shapes)
@@ -159,10 +210,10 @@ class Rebuilder:
             if isinstance(action, Replace):
                 layers.extend(action.layers)
                 self._pending.extend(action.weights)
-            elif is_model(layer):
+            elif is_container(layer):
                 layers.append(self._nested_model(layer, None))
             else:
-                layers.append(self._clone(layer))
+                layers.append(self._copy(layer))
         inputs = self._new_inputs(model, input_shapes)
         return keras.Sequential(
             [inputs] + layers, name=model.name, trainable=model.trainable
@@ -174,15 +225,15 @@ class Rebuilder:
 
         def clone_function(layer):
             action = self.plan.get(id(layer))
-            if action is IDENTITY or is_model(layer):
-                return layer  # resolved at call time
             if isinstance(action, Replace):
                 if id(action) not in replaced:
                     replaced.add(id(action))
                     self._pending.extend(action.weights)
                 return action
+            if action is IDENTITY or is_container(layer):
+                return layer  # resolved at call time
             if isinstance(layer, keras.layers.Layer):
-                return self._clone(layer)
+                return self._copy(layer)
             return layer  # a stateless keras.ops operation
 
         def call_function(op, *args, **kwargs):
@@ -191,7 +242,7 @@ class Rebuilder:
                 return args[0]
             if isinstance(op, Replace):
                 return op(args[0])
-            if is_model(op):
+            if is_container(op) and id(op) not in self._copied:
                 return self._nested_model(op, args[0])(*args, **kwargs)
             return op(*args, **kwargs)
 
@@ -202,7 +253,26 @@ class Rebuilder:
             call_function=call_function,
         )
         new_model.trainable = model.trainable
+        self._keep_order(model, new_model)
         return new_model
+
+    def _keep_order(self, model, new_model):
+        """Track the new layers in the order of the ones they stand for, so
+        ``weights`` keep their order (a Functional subclass may track its
+        layers in another order than its graph's)."""
+        rank = {}
+        for i, layer in enumerate(internals.tracked_layers(model)):
+            action = self.plan.get(id(layer))
+            if isinstance(action, Replace):
+                counterparts = action.layers
+            elif is_container(layer) and id(layer) in self._nested:
+                counterparts = [self._nested[id(layer)]]
+            else:
+                counterparts = [dict.get(self._copier, id(layer))]
+            for j, new in enumerate(counterparts):
+                if new is not None:
+                    rank.setdefault(id(new), (i, j))
+        internals.order_layers(new_model, lambda layer: rank.get(id(layer)))
 
     def _nested_model(self, model, called_on):
         if id(model) not in self._nested:
@@ -216,24 +286,38 @@ class Rebuilder:
 
     # -- layers and weights -------------------------------------------------
 
-    def _clone(self, layer):
-        if isinstance(layer, keras.layers.Lambda) and not layer.weights:
-            # Its function is already in memory; re-deserializing it would
-            # need unsafe deserialization for nothing. It has no state, so
-            # the new model can call the same object.
-            return layer
-        new = type(layer).from_config(layer.get_config())
-        self._pending.append((new, layer))
+    def _copy(self, layer):
+        """The layer's copy, with its weights and every swap inside it."""
+        try:
+            new = self._copier.copy(layer)
+        except internals.CopyFailed as error:
+            raise UserInputError(
+                f"layer '{error.layer.name}' ({type(error.layer).__name__}) cannot be "
+                f"copied: {error.cause}"
+            ) from error
+        self._copied.add(id(new))
         return new
 
+    def _build_swap(self, swap):
+        path = swap.old.path or ""
+        scopes = path.split("/")[:-1]
+        try:
+            with contextlib.ExitStack() as stack:
+                for scope in scopes:
+                    stack.enter_context(keras.name_scope(scope))
+                swap.new.build((None,) + swap.input_shape[1:])
+        except Exception as error:  # noqa: BLE001 - named in the error
+            text = " ".join(str(error).split())[:300]
+            raise UserInputError(
+                f"layer '{swap.old.name}' cannot be rebuilt as {type(swap.new).__name__} "
+                f"on inputs of shape {swap.input_shape}: {type(error).__name__}: {text}"
+            ) from error
+        self._pending.extend(swap.weights)
+        self._copier.seed(swap.old, swap.new)
+
     def _assign_weights(self):
-        for new, source in self._pending:
-            if isinstance(source, list):
-                values = source
-                shapes = [tuple(a.shape) for a in source]
-            else:
-                values = source.weights  # variables: assigned without a numpy copy
-                shapes = [tuple(v.shape) for v in values]
+        for new, values in self._pending:
+            shapes = [tuple(a.shape) for a in values]
             if not new.built and values:
                 raise UserInputError(
                     f"layer '{new.name}' was not used in the rebuilt model"

@@ -33,7 +33,10 @@ class ConversionReport:
     """Every candidate layer of one conversion, and the verification result.
 
     ``model.conversion_report`` holds it on every model the converters return;
-    ``str(report)`` is the table the command line prints.
+    ``str(report)`` is the table the command line prints. ``inputs``
+    describes the inputs the verification drew (``token_ids 2x32 int32 in
+    [0, 50) (indexes the table ...)``); ``notes`` what else to know (how a
+    `.keras` save reloads, a class the result does not keep).
     """
 
     operation: str
@@ -42,6 +45,7 @@ class ConversionReport:
     verification: list = dataclasses.field(default_factory=list)
     verified: bool = False
     notes: list = dataclasses.field(default_factory=list)
+    inputs: list = dataclasses.field(default_factory=list)
 
     def add(self, path, kind, status, result="", detail=""):
         self.layers.append(LayerReport(path, kind, status, result, detail))
@@ -97,5 +101,6 @@ class ConversionReport:
                 "the result computes the same with the same layers"
             )
         parts += [f"note: {note}" for note in self.notes]
+        parts += [f"drawn: {text}" for text in self.inputs]
         parts += [stats.line() for stats in self.verification]
         return "\n".join(parts)

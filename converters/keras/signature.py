@@ -36,7 +36,13 @@ def _clean(name, fallback):
 
 
 def input_structure(model):
-    """``(structure, flat KerasTensors)`` of the model's inputs."""
+    """``(structure, flat KerasTensors)`` of the model's inputs.
+
+    A subclassed model has no graph inputs; once built (called on data, or
+    loaded), its inputs are the shapes it was built on, with a free batch
+    (named ``input``, or by their keys or positions), float32 unless its
+    dtype policy computes in another float type.
+    """
     structure = None
     try:
         structure = model.input
@@ -46,12 +52,41 @@ def input_structure(model):
         inputs = getattr(model, "inputs", None)
         if inputs:
             structure = inputs[0] if len(inputs) == 1 else list(inputs)
+    if structure is None and isinstance(model, keras.Model) and model.built:
+        structure = _built_inputs(model)
     if structure is None:
         raise UserInputError(
             f"model '{model.name}' has no defined inputs (build it with "
             "keras.Input or call it on data first)"
         )
     return structure, keras.tree.flatten(structure)
+
+
+def _built_inputs(model):
+    """Symbolic inputs for a subclassed model, from the shapes it was built on."""
+    config = model.get_build_config() or {}
+    shapes = config.get("input_shape")
+    if shapes is None:
+        return None
+    dtype = keras.backend.standardize_dtype(model.compute_dtype or "float32")
+    if not dtype.startswith(("float", "bfloat")):
+        dtype = "float32"
+
+    def is_shape(value):
+        return isinstance(value, (list, tuple)) and all(
+            d is None or isinstance(d, int) for d in value
+        )
+
+    def tensor(shape, name):
+        return keras.KerasTensor((None,) + tuple(shape)[1:], dtype=dtype, name=name)
+
+    if is_shape(shapes):
+        return tensor(shapes, "input")
+    if isinstance(shapes, dict):
+        return {k: tensor(v, str(k)) for k, v in shapes.items()}
+    if isinstance(shapes, (list, tuple)):
+        return [tensor(v, f"input_{i}") for i, v in enumerate(shapes)]
+    return None
 
 
 def input_names(model):
@@ -69,8 +104,25 @@ def input_names(model):
     return names
 
 
-def input_specs(model):
-    """One `keras_1x1.numeric.InputSpec` per input, in flat order."""
+def input_specs(model, *, traced=None):
+    """One `keras_1x1.numeric.InputSpec` per input, in flat order.
+
+    Read from one symbolic trace of the model (or ``traced``, a
+    `tracing.Trace` already made): integer inputs that index tables get
+    values below the smallest table's rows, other integer and bool inputs
+    are masks of ones, and free lengths stay within the position tables
+    they size; each spec's ``why`` says so. Where the trace cannot be read,
+    the plain specs (shapes and dtypes).
+    """
+    from . import tracing
+
+    if traced is None:
+        try:
+            traced = tracing.trace(model)
+        except UserInputError:
+            traced = None
+    if traced is not None and traced.specs is not None:
+        return list(traced.specs)
     _, flat = input_structure(model)
     return [
         InputSpec(name, (None,) + tuple(t.shape[1:]), keras.backend.standardize_dtype(t.dtype))
@@ -95,12 +147,13 @@ def pack_inputs(model, feeds):
     return keras.tree.pack_sequence_as(structure, values)
 
 
-def sample_inputs(model, *, seed=0, shapes=None):
-    """Inputs drawn from the model's specs, in the structure it takes.
+def sample_inputs(model, *, seed=0, shapes=None, specs=None):
+    """Inputs drawn from the model's specs (or ``specs``), in the structure
+    it takes.
 
     ``shapes`` optionally replaces the batch shapes (one per input, flat).
     """
-    specs = input_specs(model)
+    specs = input_specs(model) if specs is None else specs
     if shapes is not None:
         specs = [
             InputSpec(s.name, tuple(shape), s.dtype, s.low, s.high, s.free, s.why)
@@ -122,6 +175,8 @@ def output_names(model):
     structure = internals.output_structure(model) if internals.is_functional(model) else None
     if isinstance(model, keras.Sequential):
         names = [model.layers[-1].name if model.layers else "output"]
+    elif structure is None and not internals.is_functional(model):
+        return _returned_names(model)
     elif isinstance(structure, dict):
         names = [str(k) for k in structure]
     else:
@@ -131,6 +186,24 @@ def output_names(model):
             names = [f"output_{i}" for i in range(count)]
     taken = set()
     return [unique_name(_clean(n, f"output_{i}"), taken) for i, n in enumerate(names)]
+
+
+def _returned_names(model):
+    """A subclassed model's outputs: the keys of the dict it returns, else
+    ``output`` (one output) or ``output_0``, ``output_1``, ..."""
+    structure, _ = input_structure(model)
+    try:
+        returned = internals.symbolic_call(lambda x: model(x, training=False), structure)
+    except Exception as error:  # noqa: BLE001 - the model's own failure, with context
+        text = " ".join(str(error).split())[:300]
+        raise UserInputError(
+            f"model '{model.name}' cannot run on inputs of the shapes it was built "
+            f"on: {type(error).__name__}: {text}"
+        ) from error
+    if isinstance(returned, dict):
+        return [str(k) for k in returned]
+    flat = keras.tree.flatten(returned)
+    return ["output"] if len(flat) == 1 else [f"output_{i}" for i in range(len(flat))]
 
 
 def output_values(model, result):
@@ -176,7 +249,8 @@ def run(model, inputs):
     it takes, or ``{input name: array}``)."""
     result = call(model, pack_inputs(model, inputs))
     values = output_values(model, result)
+    names = output_names(model)
     return {
         name: np.asarray(keras.ops.convert_to_numpy(v))
-        for name, v in zip(output_names(model), values)
+        for name, v in zip(names, values)
     }

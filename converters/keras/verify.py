@@ -18,16 +18,21 @@ def compare_outputs(expected, actual, labels=None):
     ]
 
 
-def verify(original, converted, report, *, inputs=None, what="converted model"):
+def verify(original, converted, report, *, inputs=None, specs=None, what="converted model"):
     """Compare outputs on the same inputs; raise `ConversionError` on mismatch.
 
-    A model that fails on the inputs is a one-line error: `UserInputError`
-    when the original fails (the inputs do not suit it: pass your own with
+    Without ``inputs``, they are drawn from the original's input specs (or
+    ``specs``, already read), and the report says what was drawn. A model
+    that fails on the inputs is a one-line error: `UserInputError` when the
+    original fails (the inputs do not suit it: pass your own with
     ``verify=``), `ConversionError` when only the converted model does.
     """
     drawn = inputs is None
     if drawn:
-        inputs = signature.sample_inputs(original)
+        if specs is None:
+            specs = signature.input_specs(original)
+        inputs = signature.sample_inputs(original, specs=specs)
+        report.inputs = [spec.describe() for spec in specs]
     try:
         expected = signature.run(original, inputs)
     except UserInputError:

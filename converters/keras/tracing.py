@@ -1,0 +1,299 @@
+"""One symbolic trace of a model: the calls of its sublayers, and what its
+inputs feed.
+
+A sublayer called inside its parent's ``call()`` gets no Keras node, so its
+input shapes (above all their rank) and call arguments are learnt by
+recording its calls while the whole model runs once on symbolic tensors
+(no data, no variable changes).
+
+The same trace shows what every input reaches, read from the backend graph
+(TensorFlow's), for drawing inputs the model accepts:
+
+- an integer input whose values index a table (an embedding: a gather from
+  a variable) must stay below the table's rows: the smallest table it
+  reaches decides;
+- an integer or bool input that indexes no table is a mask: ones;
+- a free length that sizes a slice of a table (a position table sliced to
+  the sequence length, or a lookup of ``range(length)``) must stay within
+  the table's rows.
+
+>>> import keras
+>>> from keras_1x1.converters.keras import tracing
+>>> tokens = keras.Input((None,), dtype="int32", name="tokens")
+>>> model = keras.Model(tokens, keras.layers.Embedding(50, 4)(tokens))
+>>> [spec.describe() for spec in tracing.trace(model).specs]
+["tokens 2x32 int32 in [0, 50) (indexes the table 'embedding/embeddings' of 50 rows)"]
+"""
+
+import dataclasses
+
+import keras
+
+from keras_1x1.errors import UserInputError
+from keras_1x1.numeric import FREE_DIM, InputSpec
+
+from . import internals
+from .graph import Call, plain_kwargs
+
+
+@dataclasses.dataclass
+class Trace:
+    """What one symbolic run of a model showed.
+
+    Attributes:
+        calls: ``{id(layer): [Call, ...]}`` for the layers recorded.
+        specs: one `InputSpec` per model input, in flat order, with integer
+            ranges, masks and free lengths the model accepts (None when the
+            graph could not be read).
+    """
+
+    calls: dict
+    specs: list = None
+
+    def calls_of(self, layer):
+        return self.calls.get(id(layer), [])
+
+
+def _call_record(args, kwargs):
+    first = args[0] if args else next(iter(kwargs.values()), None)
+    tensors = [t for t in keras.tree.flatten(first) if hasattr(t, "shape")]
+    shape = tuple(tensors[0].shape) if tensors else ()
+    dtype = keras.backend.standardize_dtype(tensors[0].dtype) if tensors else ""
+    return Call(shape, dtype, plain_kwargs(kwargs))
+
+
+def trace(model, record=()):
+    """Run `model` once on symbolic inputs, recording the calls of `record`.
+
+    Returns a `Trace`. A model that cannot run on symbolic inputs is a
+    `UserInputError` naming the cause.
+    """
+    from . import signature
+
+    structure, flat = signature.input_structure(model)
+    calls = {id(layer): [] for layer in record}
+    seen = {}
+
+    def on_call(layer, args, kwargs):
+        calls[id(layer)].append(_call_record(args, kwargs))
+
+    def run(inputs):
+        seen["inputs"] = keras.tree.flatten(inputs)
+        return model(inputs, training=False)
+
+    try:
+        with internals.recording_calls(record, on_call):
+            internals.symbolic_call(run, structure)
+    except UserInputError:
+        raise
+    except Exception as error:  # noqa: BLE001 - the model's own failure, with context
+        text = " ".join(str(error).split())[:300]
+        raise UserInputError(
+            f"model '{model.name}' cannot be traced on symbolic inputs of shapes "
+            f"{[tuple(t.shape) for t in flat]}, so its sublayers' calls cannot be "
+            f"read: {type(error).__name__}: {text}"
+        ) from error
+    specs = None
+    try:
+        specs = _input_specs(model, flat, seen.get("inputs", []))
+    except Exception:  # noqa: BLE001 - the graph is read for better inputs only
+        specs = None
+    return Trace(calls, specs)
+
+
+# -- reading the backend graph ------------------------------------------------------
+
+# Ops whose output carries (some of) the values of their first inputs.
+_CARRY = {
+    "Identity", "IdentityN", "Cast", "ExpandDims", "Reshape", "Squeeze", "BroadcastTo",
+    "Tile", "StridedSlice", "Slice", "Transpose", "ReadVariableOp", "AddV2", "Add", "Sub",
+    "SelectV2", "Select", "Maximum", "Minimum", "ClipByValue", "Pack", "ConcatV2",
+}
+# Ops whose output depends on their input's shape only.
+_SHAPE_OPS = {"Shape", "ShapeN", "Size", "Rank"}
+_GATHERS = {"GatherV2", "ResourceGather", "Gather"}
+
+
+class _Graph:
+    """Which model inputs a tensor of the traced graph depends on."""
+
+    def __init__(self, placeholders, flat, model):
+        self.index = {p.op.name: i for i, p in enumerate(placeholders)}
+        self.free = [
+            any(d is None for d in tuple(t.shape)[1:]) for t in flat
+        ]
+        graph = placeholders[0].graph if placeholders else None
+        handles = {}
+        for variable in model.weights:
+            try:
+                handles[id(variable.value.handle)] = variable
+            except AttributeError:
+                continue
+        self.variables = {}
+        for external, internal in getattr(graph, "captures", []) or []:
+            variable = handles.get(id(external))
+            if variable is not None:
+                self.variables[internal.op.name] = variable
+        self._values = {}
+        self._shapes = {}
+
+    def values_from(self, tensor):
+        """Indices of the inputs whose values reach `tensor`."""
+        return self._fold(tensor, self._values, self._value_leaf)
+
+    def shape_from(self, tensor):
+        """Indices of the inputs with free dims whose shapes reach `tensor`."""
+        return self._fold(tensor, self._shapes, self._shape_leaf)
+
+    def _value_leaf(self, op):
+        if op.name in self.index:
+            return frozenset([self.index[op.name]])
+        if op.type in _SHAPE_OPS or not op.inputs:
+            return frozenset()
+        return None
+
+    def _shape_leaf(self, op):
+        if op.type in _SHAPE_OPS:
+            source = op.inputs[0]
+            found = self.values_from(source) | self.shape_from(source)
+            return frozenset(i for i in found if self.free[i])
+        if op.name in self.index or not op.inputs:
+            return frozenset()
+        return None
+
+    @staticmethod
+    def _fold(tensor, memo, leaf):
+        """Union of ``leaf`` over the ops above `tensor` (post-order, no recursion)."""
+        stack = [tensor.op]
+        while stack:
+            op = stack[-1]
+            if op.name in memo:
+                stack.pop()
+                continue
+            end = leaf(op)
+            if end is not None:
+                memo[op.name] = end
+                stack.pop()
+                continue
+            pending = [t.op for t in op.inputs if t.op.name not in memo]
+            if pending:
+                stack.extend(pending)
+                continue
+            memo[op.name] = frozenset().union(*(memo[t.op.name] for t in op.inputs))
+            stack.pop()
+        return memo[tensor.op.name]
+
+    def table(self, tensor):
+        """The variable a tensor reads (through identities and casts), or None."""
+        op = tensor.op
+        for _ in range(8):
+            if op.name in self.variables:
+                return self.variables[op.name]
+            if op.type in ("ReadVariableOp", "Identity", "Cast") and op.inputs:
+                op = op.inputs[0].op
+                continue
+            return None
+        return None
+
+    def range_limit(self, tensor):
+        """The limit of a ``range()`` the tensor's values come from, or None."""
+        op = tensor.op
+        for _ in range(16):
+            if op.type == "Range":
+                return op.inputs[1]
+            if op.type in ("SelectV2", "Select"):
+                op = op.inputs[2].op
+            elif op.type in _CARRY and op.inputs:
+                op = op.inputs[0].op
+            else:
+                return None
+        return None
+
+
+def _input_specs(model, flat, placeholders):
+    """Input specs with the ranges and lengths the traced graph allows."""
+    from . import signature
+
+    names = signature.input_names(model)
+    base = [
+        InputSpec(name, (None,) + tuple(t.shape[1:]), keras.backend.standardize_dtype(t.dtype))
+        for name, t in zip(names, flat)
+    ]
+    if len(placeholders) != len(flat) or not placeholders:
+        return None
+    graph = _Graph(placeholders, flat, model)
+    ops = placeholders[0].graph.get_operations()
+    high = {}  # input index -> (rows, table)
+    cap = None  # (rows, table)
+    for op in ops:
+        if op.type in _GATHERS:
+            variable = graph.table(op.inputs[0])
+            if variable is None:
+                continue
+            axis = 0
+            if op.type == "GatherV2" and len(op.inputs) > 2:
+                axis = _constant(op.inputs[2], 0)
+            rows = tuple(variable.shape)[axis] if variable.shape else None
+            if rows is None:
+                continue
+            indices = op.inputs[1]
+            for i in graph.values_from(indices):
+                if i not in high or rows < high[i][0]:
+                    high[i] = (rows, variable)
+            limit = graph.range_limit(indices)
+            if limit is not None and graph.shape_from(limit) and (cap is None or rows < cap[0]):
+                cap = (rows, variable)
+        elif op.type in ("Slice", "StridedSlice"):
+            variable = graph.table(op.inputs[0])
+            if variable is None or not variable.shape:
+                continue
+            size = op.inputs[2]
+            entries = list(size.op.inputs) if size.op.type == "Pack" else [size]
+            for axis, entry in enumerate(entries):
+                if axis < len(variable.shape) and graph.shape_from(entry):
+                    rows = tuple(variable.shape)[axis]
+                    if cap is None or rows < cap[0]:
+                        cap = (rows, variable)
+        elif op.type == "OneHot":
+            depth = _constant(op.inputs[1], None)
+            if depth is None:
+                continue
+            for i in graph.values_from(op.inputs[0]):
+                if i not in high or depth < high[i][0]:
+                    high[i] = (depth, None)
+    free = None
+    free_why = ""
+    if cap is not None and cap[0] < FREE_DIM:
+        free = int(cap[0])
+        free_why = f"free dims {free}: the table '{cap[1].path}' has {free} positions"
+    specs = []
+    for i, spec in enumerate(base):
+        why = []
+        low = hi = None
+        if spec.dtype.startswith(("int", "uint")) or spec.dtype == "bool":
+            if i in high:
+                rows, variable = high[i]
+                low, hi = 0, int(rows)
+                what = f"the table '{variable.path}' of" if variable is not None else "a one-hot of"
+                why.append(f"indexes {what} {rows} rows")
+            else:
+                low, hi = 1, 2
+                why.append("indexes no table: a mask of ones")
+        has_free = any(d is None for d in spec.shape[1:])
+        if free is not None and has_free:
+            why.append(free_why)
+        specs.append(
+            InputSpec(spec.name, spec.shape, spec.dtype, low, hi, free if has_free else None,
+                      "; ".join(why))
+        )
+    return specs
+
+
+def _constant(tensor, default):
+    try:
+        import tensorflow as tf
+
+        value = tf.get_static_value(tensor)
+    except Exception:  # noqa: BLE001
+        return default
+    return default if value is None else int(value)
