@@ -170,6 +170,7 @@ def conv_map(layer, calls):
         groups=groups,
         source=layer,
         config=shared_config(layer),
+        einsum=getattr(layer, EINSUM_ORIGIN, None),
     )
 
 
@@ -218,7 +219,20 @@ def dense_map(layer, calls):
         groups=1,
         source=layer,
         config=shared_config(layer),
+        einsum=_einsum_origin(layer) if depth == 0 else None,
     )
+
+
+def _einsum_origin(layer):
+    """What rebuilds an EinsumDense letter for letter (None for other layers)."""
+    if not isinstance(layer, keras.layers.EinsumDense):
+        return None
+    output_shape = layer.get_config()["output_shape"]
+    return {
+        "equation": layer.equation,
+        "bias_axes": layer.bias_axes,
+        "output_shape": list(output_shape) if isinstance(output_shape, (list, tuple)) else output_shape,
+    }
 
 
 # -- EinsumDense with several channel axes (attention projections) -------------------
@@ -308,11 +322,7 @@ def einsum_map(layer, calls, rank):
         in_dims=in_dims,
         out_dims=out_dims,
         positions=tuple(dims),
-        einsum={
-            "equation": layer.equation,
-            "bias_axes": layer.bias_axes,
-            "output_shape": list(layer.get_config()["output_shape"]),
-        },
+        einsum=_einsum_origin(layer),
     )
 
 
@@ -447,10 +457,36 @@ def _to_einsum(m):
     return Plan([dense], [(dense, arrays)], "EinsumDense", f"'{equation}'")
 
 
+def _to_plain_einsum(m):
+    """The EinsumDense a 1x1 conv came from, with its equation again."""
+    origin = m.einsum
+    rank = m.spatial + 2
+    parsed = parse_pointwise_einsum(origin["equation"], rank)
+    if isinstance(parsed, str) or parsed[0] != m.data_format or any(s != 1 for s in m.strides):
+        return None
+    _, kernel_order, _ = parsed
+    kwargs = layer_kwargs(m.config, m.source.name, use_bias=m.bias is not None,
+                          kernel_axes=lambda a: a - m.spatial if a >= m.spatial else a)
+    del kwargs["use_bias"]
+    bias_axes = origin["bias_axes"] if m.bias is not None else None
+    dense = keras.layers.EinsumDense(
+        origin["equation"], output_shape=origin["output_shape"], bias_axes=bias_axes, **kwargs
+    )
+    arrays = [m.kernel.T if kernel_order == "dc" else m.kernel]
+    if m.bias is not None:
+        shape = (-1,) if m.data_format == "channels_last" else (-1,) + (1,) * m.spatial
+        arrays.append(m.bias.reshape(shape))
+    return Plan([dense], [(dense, arrays)], "EinsumDense", f"'{origin['equation']}' again")
+
+
 def to_dense(m, target, taken):
     """The dense form of a pointwise map."""
     if m.reshaped:
         return _to_einsum(m)
+    if m.einsum is not None and target == "keras" and m.groups == 1:
+        planned = _to_plain_einsum(m)
+        if planned is not None:
+            return planned
     n = m.spatial
     layers, weights, detail = [], [], []
     if any(s != 1 for s in m.strides):
@@ -534,6 +570,8 @@ def to_conv(m, target, taken, strides=None):
         arrays = [kernel.reshape((1,) * n + kernel.shape)]
     if m.bias is not None:
         arrays.append(m.bias)
+    if m.einsum is not None:
+        object.__setattr__(conv, EINSUM_ORIGIN, dict(m.einsum))
     return Plan([conv], [(conv, arrays)], type(conv).__name__, "; ".join(detail))
 
 

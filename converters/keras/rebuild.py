@@ -55,6 +55,17 @@ def deep_recursion(depth):
         sys.setrecursionlimit(previous)
 
 
+@contextlib.contextmanager
+def _name_scopes(layer):
+    """The name scopes `layer` was built in, so a layer built in its place
+    gets variable paths like its own (``block/attention/query/kernel``)."""
+    path = layer.path or ""
+    with contextlib.ExitStack() as stack:
+        for scope in path.split("/")[:-1]:
+            stack.enter_context(keras.name_scope(scope))
+        yield
+
+
 class Swap:
     """Replace a sublayer that its parent calls in ``call()`` by a new layer.
 
@@ -164,7 +175,9 @@ class Rebuilder:
         depth = sum(len(getattr(m, "layers", ())) for m in _containers(model))
         with deep_recursion(depth):
             for container in self.containers:
-                self._copier.seed(container, self._rebuild(container, None, "nested model"))
+                with _name_scopes(container):
+                    new = self._rebuild(container, None, "nested model")
+                self._copier.seed(container, new)
             if is_container(model):
                 new_model = self._rebuild(model, input_shapes)
             else:
@@ -299,12 +312,8 @@ class Rebuilder:
         return new
 
     def _build_swap(self, swap):
-        path = swap.old.path or ""
-        scopes = path.split("/")[:-1]
         try:
-            with contextlib.ExitStack() as stack:
-                for scope in scopes:
-                    stack.enter_context(keras.name_scope(scope))
+            with _name_scopes(swap.old):
                 swap.new.build((None,) + swap.input_shape[1:])
         except Exception as error:  # noqa: BLE001 - named in the error
             text = " ".join(str(error).split())[:300]

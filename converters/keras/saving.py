@@ -122,11 +122,12 @@ def refusal(model):
 
 def check_saves(model, changed, report):
     """Refuse saves of `model` when a changed layer would reload otherwise,
-    with a note in the report; otherwise note that it reloads as converted."""
+    with a note in the report; otherwise, when anything was converted, note
+    that a save reloads the converted form."""
     clear(model)
-    if not changed:
+    if not report.converted:
         return
-    found = reloads_otherwise(model, changed)
+    found = reloads_otherwise(model, changed) if changed else []
     if found:
         message = refusal_message(model, found)
         refuse(model, message)
@@ -135,6 +136,7 @@ def check_saves(model, changed, report):
         )
     else:
         report.notes.append(
-            "saving: every changed layer sits in a Functional or Sequential model's "
-            "config, so a .keras save reloads the converted form"
+            "saving: a .keras save reloads the converted form (every changed layer "
+            "sits in the config of a Functional or Sequential model, or of a layer "
+            "whose config holds it)"
         )
