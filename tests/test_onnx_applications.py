@@ -18,7 +18,21 @@ from model_zoo import randomize
 
 L = keras.layers
 
-PLUMBING = {"Shape", "Gather", "Concat", "Cast", "Reshape", "Identity"}
+PLUMBING = {"Shape", "Gather", "Concat", "Cast", "Identity", "Squeeze", "Unsqueeze", "Flatten"}
+
+
+def _unit_reshapes_only(proto):
+    """Every Reshape left only adds unit axes (a gate broadcast over a map)."""
+    graph = onnx.shape_inference.infer_shapes(proto).graph
+    shapes = {
+        v.name: [d.dim_value if d.HasField("dim_value") else None for d in v.type.tensor_type.shape.dim]
+        for v in list(graph.value_info) + list(graph.input) + list(graph.output)
+    }
+    for node in graph.node:
+        if node.op_type == "Reshape":
+            source, target = shapes[node.input[0]], shapes[node.output[0]]
+            assert [d for d in target if d != 1] == [d for d in source if d != 1], node
+    return True
 
 
 class LayerScale(L.Layer):
@@ -237,21 +251,27 @@ def test_canonical_graph_has_one_matmul_per_pointwise_layer_and_no_plumbing(form
     ops = [n.op_type for n in canonical.graph.node]
     assert ops.count("MatMul") == len(_pointwise_layers(pair["model"]))
     assert not PLUMBING & set(ops)
+    assert _unit_reshapes_only(canonical)
 
 
 def test_se_gate_is_computed_per_channel_and_broadcast_in_the_conv_layout(forms):
-    # The normal form: the SE branch runs on (N, C), its gate is unsqueezed
-    # to (N, C, 1, 1) and multiplies the NCHW map of the depthwise conv; one
-    # Transpose then brings the product to the projecting MatMul.
+    # The normal form: the SE branch runs on (N, C) (global pooling drops
+    # the unit axes), its gate gets them back as (N, C, 1, 1) just before it
+    # multiplies the NCHW map of the depthwise conv; one Transpose then
+    # brings the product to the projecting MatMul.
     canonical = converters.canonicalize(forms("efficientnet_like")["model_onnx"])
-    nodes = list(canonical.graph.node)
+    graph = onnx.shape_inference.infer_shapes(canonical).graph
+    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in list(graph.value_info) + list(graph.input)}
+    nodes = list(graph.node)
     producer = {out: n for n in nodes for out in n.output}
+    squeezes = [n for n in nodes if n.op_type == "ReduceMean"]
+    assert len(squeezes) == 4 and all(ranks[n.output[0]] == 2 for n in squeezes)  # 3 gates, the head
     excites = [
         n
         for n in nodes
         if n.op_type == "Mul"
         and all(i in producer for i in n.input)
-        and {producer[i].op_type for i in n.input} == {"Mul", "Unsqueeze"}
+        and "Reshape" in {producer[i].op_type for i in n.input}
     ]
     assert len(excites) == 3
     consumers = {n.input[0]: n for n in nodes if n.input}

@@ -36,10 +36,9 @@ __all__ = ["canonicalize", "canonical_ir", "to_form", "to_ir", "FORMS"]
 
 FORMS = ("raw", "matmul", "conv")
 
-# Rewrites stop when a round changes nothing; this only guards against a
-# rule set that would cycle.
-_MAX_ROUNDS = 12
-_MAX_PASSES = 64
+# The rounds stop when one changes nothing; this only guards against passes
+# that would cycle.
+_MAX_ROUNDS = 8
 _LARGE = 1 << 40
 
 
@@ -73,7 +72,7 @@ def to_ir(model):
     return ir.serde.deserialize_model(model)
 
 
-# -- the rewrite loop ------------------------------------------------------------------
+# -- the normal form ------------------------------------------------------------------
 
 
 def _passes():
@@ -83,96 +82,79 @@ def _passes():
 
 
 def _prepare(model):
-    common = _passes()
+    """Functions inlined, constants as initializers, every shape resolved."""
     import onnxscript.optimizer
 
+    from .passes import shapes
+
+    common = _passes()
     onnxscript.optimizer.inline(model)
     common.RemoveInitializersFromInputsPass()(model)
     common.LiftConstantsToInitializersPass(lift_all_constants=True, size_limit=0)(model)
     common.RemoveUnusedNodesPass()(model)
-
-
-def _size(model):
-    return sum(1 for _ in model.graph)
-
-
-def _fold(model):
-    import onnxscript.optimizer
-
-    onnxscript.optimizer.fold_constants(
-        model,
-        onnx_shape_inference=True,
-        input_size_limit=_LARGE,
-        output_size_limit=_LARGE,
-    )
-    common = _passes()
-    common.LiftConstantsToInitializersPass(lift_all_constants=True, size_limit=0)(model)
-
-
-def _tidy(model):
-    common = _passes()
-    common.IdentityEliminationPass()(model)
+    shapes.resolve(model)
     common.RemoveUnusedNodesPass()(model)
 
 
-def _merge_duplicates(model):
+def _tidy(model):
+    """Dead nodes gone, equal constants and equal nodes merged."""
     common = _passes()
+    common.RemoveUnusedNodesPass()(model)
     common.DeduplicateHashedInitializersPass(size_limit=_LARGE)(model)
     common.CommonSubexpressionEliminationPass(size_limit=0)(model)
     common.RemoveUnusedNodesPass()(model)
 
 
-def _apply(model, rule_set):
-    """Apply a rule set until it stops matching; returns the rewrite count."""
-    total = 0
-    for _ in range(_MAX_PASSES):
-        count = rule_set.apply_to_model(model)
-        _tidy(model)
-        total += count
-        if not count:
-            break
-    return total
+def _state(model):
+    """A cheap summary of the graph that changes whenever a pass changes it."""
+    from .fingerprint import structure_key
+
+    return structure_key(model.graph)
 
 
-def _normalize(model, rule_list):
-    """Fold, rewrite and merge until nothing changes."""
-    from onnxscript.rewriter import RewriteRuleSet
+def _normal_form(model, spelling, fusion):
+    """Spelling rules, the layout pass, the reshape pass and the fusions,
+    in rounds until a round changes nothing."""
+    from . import rules
+    from .passes import layout, reshapes
 
-    from .onnxscript_internals import metadata_merging_off
-
-    metadata_merging_off()
-
-    rule_set = RewriteRuleSet(rule_list)
     for _ in range(_MAX_ROUNDS):
-        before = _size(model)
-        _fold(model)
-        count = _apply(model, rule_set)
-        _merge_duplicates(model)
-        if count == 0 and _size(model) == before:
+        before = _state(model)
+        rules.apply(model, spelling)
+        _tidy(model)
+        layout.run(model)
+        _tidy(model)
+        reshapes.run(model)
+        rules.apply(model, fusion + spelling)
+        _tidy(model)
+        if _state(model) == before:
             break
+    return model
 
 
 def _canonical_ir(model):
     from . import rules
+    from .rules import pad_into_conv
 
     _prepare(model)
-    _normalize(model, rules.canonical_rules())
-    return model
+    return _normal_form(
+        model, rules.spelling_rules(), rules.fusion_rules() + [pad_into_conv.PadIntoConv()]
+    )
 
 
 def _conv_form_ir(model):
-    from onnxscript.rewriter import RewriteRuleSet
-
     from . import rules
+    from .rules import conv1x1_to_matmul, pad_into_conv
 
     _canonical_ir(model)
-    _fold(model)
-    _apply(model, RewriteRuleSet(rules.conv_form_rules()))
-    layout = rules.cleanup_rules() + rules.layout_rules()
-    _normalize(model, layout)
-    _apply(model, RewriteRuleSet(rules.conv_strides_rules()))
-    _normalize(model, layout)
-    return model
+    spelling = [
+        rule
+        for rule in rules.spelling_rules()
+        if not isinstance(rule, conv1x1_to_matmul.Conv1x1ToMatMul)
+    ]
+    return _normal_form(
+        model, rules.conv_form_rules() + spelling, [pad_into_conv.PadIntoConv()]
+    )
 
 
 # -- finishing -------------------------------------------------------------------------

@@ -29,7 +29,7 @@ import hashlib
 import numpy as np
 
 
-__all__ = ["fingerprint", "fingerprint_of_canonical", "graph_hashes"]
+__all__ = ["fingerprint", "fingerprint_of_canonical", "graph_hashes", "structure_key"]
 
 
 def _h(*parts):
@@ -135,3 +135,24 @@ def fingerprint(onnx_model):
     from .canonical import canonical_ir
 
     return _fingerprint_ir(canonical_ir(onnx_model))
+
+
+def structure_key(graph):
+    """A cheap key of a graph's structure, to tell whether a pass changed it:
+    ops, attributes and wiring, constants by dtype, shape and a sample of
+    their bytes (not a fingerprint: two different graphs may share it)."""
+    keys = {}
+    for i, value in enumerate(graph.inputs):
+        keys[id(value)] = ("input", i)
+    for value in graph.initializers.values():
+        t = value.const_value
+        sample = np.asarray(t.numpy()).reshape(-1)[:64]
+        keys[id(value)] = ("const", str(t.dtype), tuple(t.shape.dims), sample.tobytes())
+    parts = []
+    for n, node in enumerate(graph):
+        attrs = tuple((name, repr(node.attributes[name].value)) for name in sorted(node.attributes))
+        parts.append((node.op_type, attrs, tuple(keys.get(id(v)) for v in node.inputs)))
+        for k, value in enumerate(node.outputs):
+            keys[id(value)] = ("node", n, k)
+    parts.append(tuple(keys.get(id(v)) for v in graph.outputs))
+    return _h(*parts)

@@ -1,157 +1,144 @@
-"""onnxscript pattern rules that rewrite pointwise ops to one canonical form.
+"""The local rewrites of the canonical form, one rule per module.
 
-One rule (or one family of variants of one rule, e.g. one per op type) per
-module, each an onnxscript `RewriteRuleClassBase` with `pattern`, `check`
-(returning the reason when the rule does not apply) and `rewrite`. The
-groups below are applied by `keras_1x1.converters.canonical`:
+A rule is a `Rule`: the op types it looks at, ``check(node, context)``
+returning the reason it does not apply ("" when it does), and
+``rewrite(node, context)`` returning the values that replace the node's
+outputs (new nodes are inserted before it, each with its shape). Nothing is
+kept from `check` to `rewrite`. `apply` sweeps a graph with a list of
+rules until none applies.
 
-- `pointwise_rules`: every pointwise op (1x1 Conv, Gemm, tensordot chains,
-  grouped einsums) to ``MatMul(x, W[Cin, Cout])`` on the last axis plus
-  ``Add(bias)``; per-channel scales and offsets that follow are folded into
-  W and the bias.
-- `layout_rules`: the layout normal form: transposes and reshapes sink
-  toward the outputs (through elementwise ops, slices, pads, reductions),
-  merge, and vanish when they cancel; unsqueezes sink to meet their squeezes.
-- `cleanup_rules`: one spelling for constants, slices, pooling and conv
-  attributes; no-ops removed.
-- `conv_form_rules` / `conv_strides_rules`: the deployment form with
-  pointwise ops as NCHW Conv 1x1 (groups, strides).
+The layout of tensors (where transposes go) and the shape plumbing are not
+rules: they are passes (`keras_1x1.converters.onnx.passes`), one sweep
+each, driven by what each op does to axes. The rules give every op one
+spelling, recognise pointwise maps by their mathematics, and fold constants
+into them:
+
+- `SPELLING`: Identity and Dropout removed, Gemm as MatMul + Add, 1x1
+  convolutions and grouped einsums as MatMul on the channel axis, 1x1
+  pooling as a Slice, global pooling as a reduction, Squeeze / Unsqueeze /
+  Flatten as Reshape, one spelling of Slice, reductions, Conv attributes
+  and constant operands, no-op arithmetic removed;
+- `FUSION`: per-channel scales and offsets after a pointwise MatMul folded
+  into its weights and bias;
+- `CONV_FORM`: the deployment form with pointwise ops as NCHW Conv 1x1.
 """
 
-from ..onnxscript_internals import root_op_type
-from . import (
-    bias_add_fusion,
-    broadcast_constant,
-    constant_second,
-    conv1x1_to_matmul,
-    conv_attributes,
-    flattened_matmul,
-    gemm_to_matmul,
-    global_pool_to_reduce,
-    grouped_einsum_to_matmul,
-    matmul_scale_fusion,
-    matmul_to_conv,
-    no_op_elementwise,
-    pool1x1_to_slice,
-    reduce_normalize,
-    reshape_as_transpose,
-    reshape_as_unsqueeze,
-    reshape_reshape,
-    reshape_through_row_op,
-    reshape_through_unary,
-    slice_into_conv,
-    slice_normalize,
-    squeeze_after_transpose,
-    sub_constant_to_add,
-    tensordot_to_matmul,
-    transpose_after_unsqueeze,
-    transpose_cancel_through_binary,
-    transpose_identity,
-    transpose_through_binary_constant,
-    transpose_through_binary_pair,
-    transpose_through_binary_unsqueeze,
-    transpose_through_pad,
-    transpose_through_slice,
-    transpose_through_softmax,
-    transpose_through_unary,
-    transpose_transpose,
-    unit_axes_before_flatten,
-    unsqueeze_sink,
-)
+from __future__ import annotations
+
+import dataclasses
+
+from .. import edit
 
 
-def _fast(rule):
-    """Make `rule` skip nodes whose op type cannot be its pattern's root.
+@dataclasses.dataclass
+class Context:
+    """What a rule sees besides its node: the model, an editor, the opset."""
 
-    onnxscript's rule sets try every rule at every node; with a hundred
-    rules most of the time goes into patterns failing on the first op type.
-    The check below is the matcher's own first test, done before the call.
-    """
-    if getattr(rule, "_k1x1_fast", False):
-        return rule
-    op_type = root_op_type(rule)
-    if op_type is not None:
-        original = rule.try_rewrite
+    model: object
+    editor: edit.Editor
 
-        def try_rewrite(model, graph_or_function, node, *args, **kwargs):
-            if node.op_type != op_type:
-                return None
-            return original(model, graph_or_function, node, *args, **kwargs)
+    @property
+    def graph(self):
+        return self.model.graph
 
-        rule.try_rewrite = try_rewrite
-    rule._k1x1_fast = True
-    return rule
+    @property
+    def version(self):
+        return edit.opset(self.model)
 
 
-def _all_fast(rules):
-    return [_fast(rule) for rule in rules]
+class Rule:
+    """One local rewrite (see the package docstring)."""
+
+    op_types = ()
+
+    def check(self, node, context):  # pragma: no cover - every rule has its own
+        raise NotImplementedError
+
+    def rewrite(self, node, context):  # pragma: no cover
+        raise NotImplementedError
+
+    def __repr__(self):
+        return type(self).__name__
 
 
-def pointwise_rules():
-    return _all_fast(
-        [
-            conv1x1_to_matmul.rule,
-            gemm_to_matmul.rule,
-            tensordot_to_matmul.rule,
-            tensordot_to_matmul.rule_with_bias,
-            grouped_einsum_to_matmul.rule,
-            flattened_matmul.rule,
-            unit_axes_before_flatten.rule,
-            matmul_scale_fusion.rule,
-            matmul_scale_fusion.rule_with_bias,
-            bias_add_fusion.rule,
-        ]
+def apply(model, rules, *, sweeps=8):
+    """Apply `rules` over the graph until none applies; the rewrite count."""
+    context = Context(model, edit.Editor(model.graph))
+    by_op = {}
+    for rule in rules:
+        for op_type in rule.op_types:
+            by_op.setdefault(op_type, []).append(rule)
+    total = 0
+    for _ in range(sweeps):
+        count = 0
+        for node in list(model.graph):
+            if node.graph is None or node.domain not in ("", "ai.onnx"):
+                continue
+            for rule in by_op.get(node.op_type, ()):
+                if rule.check(node, context):
+                    continue
+                replacements = rule.rewrite(node, context)
+                for old, new in zip(node.outputs, replacements):
+                    if new is not old:
+                        context.editor.replace(old, new)
+                if all(not v.uses() and not v.is_graph_output() for v in node.outputs):
+                    model.graph.remove(node, safe=True)
+                count += 1
+                break
+        total += count
+        if not count:
+            break
+    return total
+
+
+def spelling_rules():
+    from . import (
+        broadcast_constant,
+        cast_no_op,
+        constant_second,
+        conv1x1_to_matmul,
+        conv_attributes,
+        einsum_to_matmul,
+        gemm_to_matmul,
+        global_pool_to_reduce,
+        identity_ops,
+        no_op_elementwise,
+        pool1x1_to_slice,
+        reduce_normalize,
+        resize_scales,
+        slice_normalize,
+        squeeze_to_reshape,
+        sub_constant_to_add,
     )
 
-
-def layout_rules():
-    return _all_fast(
-        [
-            transpose_identity.rule,
-            transpose_transpose.rule,
-            reshape_as_transpose.rule,
-            reshape_as_unsqueeze.rule,
-            reshape_reshape.rule,
-            *reshape_through_row_op.rules,
-            *reshape_through_unary.rules,
-            *transpose_through_unary.rules,
-            *transpose_through_softmax.rules,
-            *transpose_through_binary_constant.rules,
-            *transpose_through_binary_pair.rules,
-            *transpose_cancel_through_binary.rules,
-            *transpose_through_binary_unsqueeze.rules,
-            transpose_through_slice.rule,
-            transpose_through_pad.rule,
-            squeeze_after_transpose.rule,
-            transpose_after_unsqueeze.rule,
-            *unsqueeze_sink.rules,
-            *reduce_normalize.rules,
-        ]
-    )
+    return [
+        identity_ops.IdentityOps(),
+        cast_no_op.CastNoOp(),
+        gemm_to_matmul.GemmToMatMul(),
+        conv_attributes.ConvAttributes(),
+        conv1x1_to_matmul.Conv1x1ToMatMul(),
+        einsum_to_matmul.EinsumToMatMul(),
+        pool1x1_to_slice.Pool1x1ToSlice(),
+        global_pool_to_reduce.GlobalPoolToReduce(),
+        squeeze_to_reshape.SqueezeToReshape(),
+        reduce_normalize.ReduceNormalize(),
+        reduce_normalize.ReshapeAfterReduce(),
+        slice_normalize.SliceNormalize(),
+        resize_scales.ResizeScales(),
+        sub_constant_to_add.SubConstantToAdd(),
+        constant_second.ConstantSecond(),
+        broadcast_constant.BroadcastConstant(),
+        no_op_elementwise.NoOpElementwise(),
+    ]
 
 
-def cleanup_rules():
-    return _all_fast(
-        [
-            sub_constant_to_add.rule,
-            *constant_second.rules,
-            *broadcast_constant.rules,
-            *no_op_elementwise.rules,
-            slice_normalize.rule,
-            *global_pool_to_reduce.rules,
-            *pool1x1_to_slice.rules,
-            *conv_attributes.rules,
-        ]
-    )
+def fusion_rules():
+    from . import matmul_fusion
 
-
-def canonical_rules():
-    return cleanup_rules() + pointwise_rules() + layout_rules()
+    return [matmul_fusion.MatMulScaleFusion(), matmul_fusion.MatMulBiasFusion()]
 
 
 def conv_form_rules():
-    return _all_fast([matmul_to_conv.rule_with_bias, matmul_to_conv.rule])
+    from . import matmul_to_conv, slice_into_conv
 
-
-def conv_strides_rules():
-    return _all_fast([slice_into_conv.rule])
+    return [matmul_to_conv.MatMulToConv(), slice_into_conv.SliceIntoConv()]

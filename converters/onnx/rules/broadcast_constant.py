@@ -1,45 +1,42 @@
-"""``Bin(x, c[1, .., 1, d..])`` -> ``Bin(x, c[d..])``: leading ones stripped.
+"""``Op(x, c[1, .., 1, d..])`` -> ``Op(x, c[d..])``: constants without leading ones.
 
-Broadcasting prepends ones anyway, so a constant no longer than ``x`` means
-the same with or without them; canonical constants carry none (a bias is
-``(Cout,)``, a scalar is 0-D).
+Broadcasting prepends ones anyway, so a constant operand that has no more
+axes than the other operand means the same with or without them; the
+canonical constant carries none (a bias is ``(Cout,)``, a scalar is 0-D).
 """
 
 from __future__ import annotations
 
-from onnxscript.rewriter import MatchResult, pattern
-
-from . import _common
-
-OP_TYPES = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min")
+from .. import edit
+from . import Rule
+from ..passes.layout import BROADCAST
 
 
-class BroadcastConstant(pattern.RewriteRuleClassBase):
-    def __init__(self, op_type):
-        super().__init__(f"{op_type}BroadcastConstant")
-        self.op_type = op_type
+class BroadcastConstant(Rule):
+    op_types = tuple(sorted(BROADCAST))
 
-    def pattern(self, op, x, c):
-        return getattr(op, self.op_type)(x, c)
+    def check(self, node, context):
+        ranks = [edit.rank(v) for v in node.inputs]
+        if any(r is None for r in ranks):
+            return "an operand's rank is unknown"
+        for i, value in enumerate(node.inputs):
+            array = edit.const_array(value)
+            if array is None or array.ndim == 0 or array.shape[0] != 1:
+                continue
+            if any(r >= array.ndim for j, r in enumerate(ranks) if j != i):
+                return ""
+        return "no constant with leading ones that another operand's rank covers"
 
-    def check(self, context, x, c, **_) -> MatchResult:
-        result = MatchResult()
-        array = _common.const_array(c)
-        if array is None:
-            return result.fail("the second operand is not a constant")
-        if array.ndim == 0 or array.shape[0] != 1:
-            return result.fail("the constant has no leading ones")
-        r = _common.rank(x)
-        if r is None or r < array.ndim:
-            return result.fail("the constant may set the output rank")
-        return result
-
-    def rewrite(self, op, x, c, **_):
-        array = _common.const_array(c)
-        shape = list(array.shape)
-        while shape and shape[0] == 1:
-            shape.pop(0)
-        return getattr(op, self.op_type)(x, _common.initializer(op, array.reshape(shape)))
-
-
-rules = [BroadcastConstant.rule(op_type) for op_type in OP_TYPES]
+    def rewrite(self, node, context):
+        ranks = [edit.rank(v) for v in node.inputs]
+        for i, value in enumerate(list(node.inputs)):
+            array = edit.const_array(value)
+            if array is None or array.ndim == 0 or array.shape[0] != 1:
+                continue
+            if not any(r >= array.ndim for j, r in enumerate(ranks) if j != i):
+                continue
+            shape = list(array.shape)
+            while shape and shape[0] == 1:
+                shape.pop(0)
+            node.replace_input_with(i, context.editor.constant(array.reshape(shape)))
+        return list(node.outputs)

@@ -1,36 +1,30 @@
-"""``Bin(c, x)`` -> ``Bin(x, c)`` for commutative ops and a constant c.
+"""``Op(c, x)`` -> ``Op(x, c)`` for commutative ops and a constant c.
 
-One operand order for every commutative op with one constant operand, so
-``b + x`` and ``x + b`` hash the same.
+One operand order, so ``b + x`` and ``x + b`` are one graph.
 """
 
 from __future__ import annotations
 
-from onnxscript.rewriter import MatchResult, pattern
+from .. import edit
+from . import Rule
 
-from . import _common
-
-OP_TYPES = ("Add", "Mul", "Max", "Min")
-
-
-class ConstantSecond(pattern.RewriteRuleClassBase):
-    def __init__(self, op_type):
-        super().__init__(f"{op_type}ConstantSecond")
-        self.op_type = op_type
-
-    def pattern(self, op, c, x):
-        return getattr(op, self.op_type)(c, x)
-
-    def check(self, context, c, x, **_) -> MatchResult:
-        result = MatchResult()
-        if _common.const_array(c) is None:
-            return result.fail("the first operand is not a constant")
-        if _common.const_array(x) is not None:
-            return result.fail("both operands are constants")
-        return result
-
-    def rewrite(self, op, c, x, **_):
-        return getattr(op, self.op_type)(x, c)
+COMMUTATIVE = ("Add", "Mul", "Max", "Min", "And", "Or", "Xor", "Equal")
 
 
-rules = [ConstantSecond.rule(op_type) for op_type in OP_TYPES]
+class ConstantSecond(Rule):
+    op_types = COMMUTATIVE
+
+    def check(self, node, context):
+        if len(node.inputs) != 2:
+            return "not two operands"
+        if edit.const_array(node.inputs[0]) is None:
+            return "the first operand is not a constant"
+        if edit.const_array(node.inputs[1]) is not None:
+            return "both operands are constants"
+        return ""
+
+    def rewrite(self, node, context):
+        a, b = node.inputs
+        node.replace_input_with(0, b)
+        node.replace_input_with(1, a)
+        return list(node.outputs)

@@ -1,55 +1,51 @@
 """Conv and pooling attributes in one spelling.
 
-tf2onnx writes "same" padding as ``auto_pad="SAME_UPPER"`` where it does not
-know the spatial size and as explicit ``pads`` where it does, and it may or
-may not spell out unit strides and dilations. With static spatial dims,
-``auto_pad`` becomes explicit ``pads``; then all-zero pads, unit strides and
-dilations, and a ``kernel_shape`` equal to the weight's are dropped (they are
-the defaults).
+"same" padding comes out as ``auto_pad="SAME_UPPER"`` where the exporter
+does not know the spatial size and as explicit ``pads`` where it does, and
+unit strides and dilations may or may not be spelled out. With static
+spatial dims ``auto_pad`` becomes explicit ``pads``; all-zero pads, unit
+strides and dilations, and a ``kernel_shape`` equal to the weight's are
+dropped (they are the defaults).
 """
 
 from __future__ import annotations
 
 import math
 
-from onnxscript.rewriter import MatchResult, pattern
+from .. import edit
+from . import Rule
 
-from . import _common
-
-OP_TYPES = ("Conv", "MaxPool", "AveragePool")
+_SHAPE_ATTRIBUTES = ("auto_pad", "pads", "strides", "dilations", "kernel_shape")
 
 
-def normalized_attributes(node):
-    """The canonical attribute dict of a Conv/pool node, or a reason string."""
-    x = node.inputs[0]
-    r = _common.rank(x)
-    if r is None or r < 3:
-        return "the input rank is unknown"
-    spatial = r - 2
-    attrs = {name: attr for name, attr in node.attributes.items()}
-    kernel = _common.ints_attr(node, "kernel_shape")
-    if node.op_type == "Conv":
-        weight = node.inputs[1]
-        if kernel is None and weight is not None and weight.shape is not None:
-            dims = weight.shape.dims[2:]
-            if all(isinstance(d, int) for d in dims):
-                kernel = list(dims)
+def normalized(node):
+    """``{attribute: value}`` the node should carry for its shape attributes,
+    or a reason string."""
+    shape = edit.dims(node.inputs[0])
+    if shape is None or len(shape) < 3:
+        return "the input shape is unknown"
+    spatial = len(shape) - 2
+    kernel = edit.ints_attr(node, "kernel_shape")
+    weight_kernel = None
+    if node.op_type == "Conv" and edit.dims(node.inputs[1]) is not None:
+        weight_kernel = edit.dims(node.inputs[1])[2:]
+        if not edit.is_static(weight_kernel):
+            weight_kernel = None
+    kernel = kernel or weight_kernel
     if kernel is None:
         return "the kernel shape is unknown"
-    strides = _common.ints_attr(node, "strides") or [1] * spatial
-    dilations = _common.ints_attr(node, "dilations") or [1] * spatial
-    pads = _common.ints_attr(node, "pads") or [0] * (2 * spatial)
-    auto_pad = attrs.get("auto_pad")
-    mode = auto_pad.as_string() if auto_pad is not None else "NOTSET"
+    strides = edit.ints_attr(node, "strides") or [1] * spatial
+    dilations = edit.ints_attr(node, "dilations") or [1] * spatial
+    pads = edit.ints_attr(node, "pads") or [0] * (2 * spatial)
+    mode = edit.string_attr(node, "auto_pad", "NOTSET")
     if mode == "VALID":
         pads = [0] * (2 * spatial)
     elif mode in ("SAME_UPPER", "SAME_LOWER"):
         begin, end = [], []
         for i in range(spatial):
-            size = _common.dim(x, 2 + i)
-            if size[1]:
+            n = shape[2 + i]
+            if not isinstance(n, int):
                 return "SAME padding over a dynamic spatial size"
-            n = size[0]
             out = math.ceil(n / strides[i])
             total = max((out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - n, 0)
             small, large = total // 2, total - total // 2
@@ -58,11 +54,6 @@ def normalized_attributes(node):
         pads = begin + end
     elif mode != "NOTSET":
         return f"unknown auto_pad {mode}"
-    result = {
-        k: v
-        for k, v in attrs.items()
-        if k not in ("auto_pad", "pads", "strides", "dilations", "kernel_shape")
-    }
     values = {}
     if any(pads):
         values["pads"] = pads
@@ -70,46 +61,28 @@ def normalized_attributes(node):
         values["strides"] = strides
     if any(d != 1 for d in dilations):
         values["dilations"] = dilations
-    weight_kernel = None
-    if node.op_type == "Conv" and node.inputs[1] is not None and node.inputs[1].shape is not None:
-        dims = node.inputs[1].shape.dims[2:]
-        if all(isinstance(d, int) for d in dims):
-            weight_kernel = list(dims)
     if weight_kernel != kernel:
         values["kernel_shape"] = kernel
-    return result, values
+    return values
 
 
-class ConvAttributes(pattern.RewriteRuleClassBase):
-    def __init__(self, op_type):
-        super().__init__(f"{op_type}Attributes")
-        self.op_type = op_type
+class ConvAttributes(Rule):
+    op_types = ("Conv", "MaxPool", "AveragePool")
 
-    def pattern(self, op, x):
-        return getattr(op, self.op_type)(
-            x, _allow_other_inputs=True, _allow_other_attributes=True, _outputs=["y"]
-        )
+    def check(self, node, context):
+        values = normalized(node)
+        if isinstance(values, str):
+            return values
+        current = {k: edit.ints_attr(node, k) for k in _SHAPE_ATTRIBUTES if k in node.attributes and k != "auto_pad"}
+        if "auto_pad" not in node.attributes and current == values:
+            return "already canonical"
+        return ""
 
-    def check(self, context, x, y, **_) -> MatchResult:
-        result = MatchResult()
-        node = y.producer()
-        if len(node.outputs) != 1:
-            return result.fail("the node has several outputs")
-        normalized = normalized_attributes(node)
-        if isinstance(normalized, str):
-            return result.fail(normalized)
-        kept, values = normalized
-        current = {k for k in node.attributes if k not in kept}
-        if current == set(values) and all(
-            _common.ints_attr(node, k) == v for k, v in values.items()
-        ):
-            return result.fail("the attributes are already canonical")
-        return result
-
-    def rewrite(self, op, x, y, **_):
-        node = y.producer()
-        kept, values = normalized_attributes(node)
-        return op.op(self.op_type, *node.inputs, **kept, **values)
-
-
-rules = [ConvAttributes.rule(op_type) for op_type in OP_TYPES]
+    def rewrite(self, node, context):
+        values = normalized(node)
+        for key in _SHAPE_ATTRIBUTES:
+            if key in node.attributes:
+                del node.attributes[key]
+        for key, value in values.items():
+            node.attributes[key] = edit._attr(key, value)
+        return list(node.outputs)

@@ -1,41 +1,31 @@
-"""``GlobalAveragePool(x)`` -> ``ReduceMean(x, axes=spatial, keepdims=1)`` (Max alike).
+"""``GlobalAveragePool(x)`` -> ``ReduceMean(x, spatial axes, keepdims=1)`` (Max alike).
 
-tf2onnx writes Keras' global pooling as GlobalAveragePool in a channels-first
-region and as ReduceMean over the spatial axes in a channels-last one; which
-one it picks depends on where its transposes ended up, so the canonical form
-is always the reduction, whose axes the layout rules can renumber.
+An exporter writes a global pooling as GlobalAveragePool where the tensor
+is channels first and as ReduceMean over the spatial axes where it is
+channels last; the reduction is one spelling whose axes the layout pass can
+renumber.
 """
 
 from __future__ import annotations
 
-from onnxscript.rewriter import MatchResult, pattern
-
-from . import _common
+from .. import edit
+from . import Rule
 
 REDUCTIONS = {"GlobalAveragePool": "ReduceMean", "GlobalMaxPool": "ReduceMax"}
 
 
-class GlobalPoolToReduce(pattern.RewriteRuleClassBase):
-    def __init__(self, op_type):
-        super().__init__(f"{op_type}ToReduce")
-        self.op_type = op_type
+class GlobalPoolToReduce(Rule):
+    op_types = tuple(REDUCTIONS)
 
-    def pattern(self, op, x):
-        return getattr(op, self.op_type)(x)
+    def check(self, node, context):
+        r = edit.rank(node.inputs[0])
+        return "" if r is not None and r >= 3 else "the input rank is unknown"
 
-    def check(self, context, x, **_) -> MatchResult:
-        result = MatchResult()
-        r = _common.rank(x)
-        if r is None or r < 3:
-            return result.fail("the input rank is unknown")
-        self._version = _common.opset(context)
-        return result
-
-    def rewrite(self, op, x, **_):
-        r = _common.rank(x)
-        return _common.axes_node(
-            op, REDUCTIONS[self.op_type], x, list(range(2, r)), self._version, keepdims=1
-        )
-
-
-rules = [GlobalPoolToReduce.rule(op_type) for op_type in REDUCTIONS]
+    def rewrite(self, node, context):
+        x = node.inputs[0]
+        axes = list(range(2, edit.rank(x)))
+        return [
+            edit.reduce_node(
+                context.editor, REDUCTIONS[node.op_type], x, axes, 1, context.version, before=node
+            )
+        ]

@@ -1,85 +1,72 @@
 """``MatMul(x, W[Cin, Cout])`` (+ ``Add(b)``) on a rank 3-5 tensor -> NCHW ``Conv`` 1x1.
 
-The deployment "conv" form: neural accelerators want pointwise work as a
-1x1 convolution in the channels-first layout. The canonical MatMul acts on
-a channels-last tensor, so the Conv is wrapped in the two transposes that
-move channels first and back; the layout rules then cancel the pairs
-between neighbouring convs. A block-diagonal W becomes ``group=g``.
+The deployment "conv" form: neural accelerators want pointwise work as a 1x1
+convolution, channels first. The canonical MatMul acts on a channels-last
+tensor, so the Conv sits between the two transposes that move channels
+first and back; the layout pass cancels them between neighbouring convs. A
+block-diagonal W becomes ``group=g``; a bias Add right after becomes the
+Conv's bias.
 """
 
 from __future__ import annotations
 
-from onnxscript.rewriter import MatchResult, pattern
-
 from keras_1x1.kernels import detect_groups, onnx_weight
 
-from . import _common
+from .. import edit
+from . import Rule
+from .matmul_fusion import channel_row
 
 
-class _MatMulToConvBase(pattern.RewriteRuleClassBase):
-    def _check(self, x, w, b=None) -> MatchResult:
-        result = MatchResult()
-        kernel = _common.const_array(w)
-        if kernel is None or kernel.ndim != 2:
-            return result.fail("the MatMul weight is not a 2-D constant")
-        r = _common.rank(x)
-        if r not in (3, 4, 5):
-            return result.fail(f"the input rank is {r}, not 3 to 5")
-        if b is not None:
-            bias = _common.const_array(b)
-            if bias is None or bias.shape != (kernel.shape[1],):
-                return result.fail("the bias is not a constant of shape (Cout,)")
-        return result
+def _kernel(matmul):
+    kernel = edit.const_array(matmul.inputs[1])
+    if kernel is None or kernel.ndim != 2 or edit.rank(matmul.inputs[0]) not in (3, 4, 5):
+        return None
+    return kernel
 
-    def _rewrite(self, op, x, w, b=None):
-        kernel = _common.const_array(w)
-        r = _common.rank(x)
-        spatial = r - 2
+
+def _bias_of(matmul):
+    """The bias Add that reads this MatMul alone, and its row, or (None, None)."""
+    out = matmul.outputs[0]
+    uses = list(out.uses())
+    if len(uses) != 1 or out.is_graph_output():
+        return None, None
+    add = uses[0].node
+    if add.op_type != "Add" or uses[0].idx != 0:
+        return None, None
+    kernel = edit.const_array(matmul.inputs[1])
+    row = channel_row(edit.const_array(add.inputs[1]), edit.rank(matmul.inputs[0]), kernel.shape[1])
+    return (add, row) if row is not None and row.dtype == kernel.dtype else (None, None)
+
+
+class MatMulToConv(Rule):
+    op_types = ("MatMul", "Add")
+
+    def check(self, node, context):
+        if node.op_type == "Add":
+            matmul = node.inputs[0].producer()
+            if matmul is None or matmul.op_type != "MatMul" or _kernel(matmul) is None:
+                return "not a bias after a pointwise MatMul"
+            return "" if _bias_of(matmul)[0] is node else "not the MatMul's bias"
+        if _kernel(node) is None:
+            return "not a MatMul with a 2-D constant on a rank 3-5 tensor"
+        return "the bias Add takes it" if _bias_of(node)[0] is not None else ""
+
+    def rewrite(self, node, context):
+        editor = context.editor
+        matmul = node.inputs[0].producer() if node.op_type == "Add" else node
+        bias = _bias_of(matmul)[1] if node.op_type == "Add" else None
+        x, out = matmul.inputs[0], node.outputs[0]
+        kernel = _kernel(matmul)
+        shape = edit.dims(x)
+        r = len(shape)
         groups = detect_groups(kernel)
-        h = op.Transpose(x, perm=[0, r - 1] + list(range(1, r - 1)))
-        inputs = [h, _common.initializer(op, onnx_weight(kernel, groups, spatial))]
-        if b is not None:
-            inputs.append(_common.initializer(op, _common.const_array(b)))
-        h = op.Conv(
-            *inputs,
-            dilations=[1] * spatial,
-            group=groups,
-            kernel_shape=[1] * spatial,
-            pads=[0] * (2 * spatial),
-            strides=[1] * spatial,
+        h = editor.transpose(x, [0, r - 1] + list(range(1, r - 1)), before=node)
+        inputs = [h, editor.constant(onnx_weight(kernel, groups, r - 2))]
+        if bias is not None:
+            inputs.append(editor.constant(bias))
+        first = [shape[0], kernel.shape[1]] + shape[1:-1]
+        h = editor.node(
+            "Conv", inputs, {"group": groups} if groups > 1 else {}, before=node,
+            shape=first, dtype=out.dtype,
         )
-        return op.Transpose(h, perm=[0] + list(range(2, r)) + [1])
-
-
-class MatMulBiasToConv(_MatMulToConvBase):
-    def pattern(self, op, x, w, b):
-        return op.Add(op.MatMul(x, w), b)
-
-    def check(self, context, x, w, b, **_) -> MatchResult:
-        return self._check(x, w, b)
-
-    def rewrite(self, op, x, w, b, **_):
-        return self._rewrite(op, x, w, b)
-
-
-class MatMulToConv(_MatMulToConvBase):
-    def pattern(self, op, x, w):
-        return op.MatMul(x, w, _outputs=["y"])
-
-    def check(self, context, x, w, y, **_) -> MatchResult:
-        result = self._check(x, w)
-        if not result:
-            return result
-        uses = list(y.uses())
-        if len(uses) == 1 and uses[0].node.op_type == "Add" and uses[0].idx == 0:
-            bias = _common.const_array(uses[0].node.inputs[1])
-            if bias is not None and bias.shape == (_common.const_array(w).shape[1],):
-                return result.fail("the bias Add is folded in by MatMulBiasToConv")
-        return result
-
-    def rewrite(self, op, x, w, y, **_):
-        return self._rewrite(op, x, w)
-
-
-rule_with_bias = MatMulBiasToConv.rule()
-rule = MatMulToConv.rule()
+        return [editor.transpose(h, [0] + list(range(2, r)) + [1], before=node)]

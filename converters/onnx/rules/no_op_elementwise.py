@@ -1,44 +1,35 @@
-"""``x + 0``, ``x - 0``, ``x * 1``, ``x / 1`` -> ``x`` when the shape is kept.
+"""``x + 0``, ``x - 0``, ``x * 1``, ``x / 1`` -> ``x`` when nothing else changes.
 
-tf2onnx drops a zero bias in some places and keeps it in others; a no-op
-constant must not make two graphs differ.
+An exporter drops a zero bias in one place and keeps it in another; a no-op
+constant must not make two graphs differ. Kept when the constant would
+broadcast ``x`` to a larger shape or another type.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from onnxscript.rewriter import MatchResult, pattern
 
-from . import _common
+from .. import edit
+from . import Rule
 
 NEUTRAL = {"Add": 0, "Sub": 0, "Mul": 1, "Div": 1}
 
 
-class NoOpElementwise(pattern.RewriteRuleClassBase):
-    def __init__(self, op_type):
-        super().__init__(f"NoOp{op_type}")
-        self.op_type = op_type
+class NoOpElementwise(Rule):
+    op_types = tuple(NEUTRAL)
 
-    def pattern(self, op, x, c):
-        return getattr(op, self.op_type)(x, c)
-
-    def check(self, context, x, c, **_) -> MatchResult:
-        result = MatchResult()
-        array = _common.const_array(c)
-        if array is None or not np.all(array == NEUTRAL[self.op_type]):
-            return result.fail("the constant is not neutral")
-        xdims = _common.dims(x)
-        if xdims is None or len(xdims) < array.ndim:
-            return result.fail("the constant may change the output shape")
-        for d, n in zip(xdims[len(xdims) - array.ndim :], array.shape):
-            if n != 1 and d != (n, ()):
-                return result.fail("the constant may change the output shape")
+    def check(self, node, context):
+        if len(node.inputs) != 2:
+            return "not two operands"
+        x, c = node.inputs
+        array = edit.const_array(c)
+        if array is None or not np.all(array == NEUTRAL[node.op_type]):
+            return "the constant is not neutral"
+        if edit.dims(x) is None or edit.dims(x) != edit.dims(node.outputs[0]):
+            return "the constant changes the shape"
         if x.dtype is not None and c.dtype is not None and x.dtype != c.dtype:
-            return result.fail("the dtypes differ")
-        return result
+            return "the dtypes differ"
+        return ""
 
-    def rewrite(self, op, x, c, **_):
-        return op.Identity(x)
-
-
-rules = [NoOpElementwise.rule(op_type) for op_type in NEUTRAL]
+    def rewrite(self, node, context):
+        return [node.inputs[0]]

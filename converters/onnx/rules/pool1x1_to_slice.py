@@ -1,67 +1,55 @@
-"""``MaxPool``/``AveragePool`` with a 1x1 window -> ``Slice`` with steps.
+"""``MaxPool`` / ``AveragePool`` with a 1x1 window -> a ``Slice`` with steps.
 
-A pooling window of one element reads ``x[..., ::s]``: it is the
-subsampling a strided 1x1 conv does (``MaxPooling2D(1, strides=s)`` is one
-way to write it in Keras). Without strides it is nothing at all.
+A window of one element reads ``x[..., ::s]``: the subsampling a strided
+1x1 conv does (``MaxPooling2D(1, strides=s)`` is how the dense form of one
+is written in Keras). Without strides it is nothing at all.
 """
 
 from __future__ import annotations
 
-from onnxscript.rewriter import MatchResult, pattern
-
-from . import _common
-
-OP_TYPES = ("MaxPool", "AveragePool")
+from .. import edit
+from . import Rule
 
 
-class Pool1x1ToSlice(pattern.RewriteRuleClassBase):
-    def __init__(self, op_type):
-        super().__init__(f"{op_type}1x1ToSlice")
-        self.op_type = op_type
+class Pool1x1ToSlice(Rule):
+    op_types = ("MaxPool", "AveragePool")
 
-    def pattern(self, op, x):
-        return getattr(op, self.op_type)(x, _allow_other_attributes=True, _outputs=["y"])
-
-    def check(self, context, x, y, **_) -> MatchResult:
-        result = MatchResult()
-        node = y.producer()
+    def check(self, node, context):
         if len(node.outputs) != 1:
-            return result.fail("the pool also returns indices")
-        kernel = _common.ints_attr(node, "kernel_shape")
+            return "the pool also returns indices"
+        kernel = edit.ints_attr(node, "kernel_shape")
         if not kernel or any(k != 1 for k in kernel):
-            return result.fail("the window is not 1x1")
-        pads = _common.ints_attr(node, "pads")
-        if pads is not None and any(pads):
-            return result.fail("the pool pads its input")
-        auto_pad = node.attributes.get("auto_pad")
-        if auto_pad is not None and auto_pad.as_string() not in (
-            "NOTSET",
-            "VALID",
-            "SAME_UPPER",
-            "SAME_LOWER",
-        ):
-            return result.fail("unknown auto_pad")
-        if _common.int_attr(node, "ceil_mode", 0):
-            return result.fail("ceil_mode is set")
-        if _common.rank(x) != len(kernel) + 2:
-            return result.fail("the input rank is unknown")
-        return result
+            return "the window is not 1x1"
+        if any(edit.ints_attr(node, "pads", [])):
+            return "the pool pads its input"
+        if edit.string_attr(node, "auto_pad", "NOTSET") not in ("NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"):
+            return "unknown auto_pad"
+        if edit.int_attr(node, "ceil_mode", 0):
+            return "ceil_mode is set"
+        if edit.rank(node.inputs[0]) != len(kernel) + 2 or edit.dims(node.outputs[0]) is None:
+            return "the input rank or output shape is unknown"
+        return ""
 
-    def rewrite(self, op, x, y, **_):
-        node = y.producer()
-        kernel = _common.ints_attr(node, "kernel_shape")
-        strides = _common.ints_attr(node, "strides") or [1] * len(kernel)
+    def rewrite(self, node, context):
+        editor = context.editor
+        x = node.inputs[0]
+        kernel = edit.ints_attr(node, "kernel_shape")
+        strides = edit.ints_attr(node, "strides") or [1] * len(kernel)
         axes = [i + 2 for i, s in enumerate(strides) if s != 1]
         if not axes:
-            return op.Identity(x)
-        steps = [s for s in strides if s != 1]
-        return op.Slice(
-            x,
-            _common.int64(op, [0] * len(axes)),
-            _common.int64(op, [_common.INT64_MAX] * len(axes)),
-            _common.int64(op, axes),
-            _common.int64(op, steps),
-        )
-
-
-rules = [Pool1x1ToSlice.rule(op_type) for op_type in OP_TYPES]
+            return [x]
+        return [
+            editor.node(
+                "Slice",
+                [
+                    x,
+                    editor.int64([0] * len(axes)),
+                    editor.int64([edit.INT64_MAX] * len(axes)),
+                    editor.int64(axes),
+                    editor.int64([s for s in strides if s != 1]),
+                ],
+                before=node,
+                shape=edit.dims(node.outputs[0]),
+                dtype=x.dtype,
+            )
+        ]

@@ -1,92 +1,96 @@
-"""Reductions in one spelling, and transposes pushed through them.
+"""Reductions in one spelling.
 
-- ``Squeeze(ReduceX(x, A, keepdims=1), A)`` -> ``ReduceX(x, A, keepdims=0)``;
-- ``ReduceX(Transpose(x, p), A, keepdims=k)`` -> ``ReduceX(x, p[A], k)``
-  followed by the transpose of the axes that remain (none when they keep
-  their order), as the layout normal form wants;
-- axes sorted and non-negative, keepdims explicit.
+- `ReduceNormalize`: axes sorted and non-negative, keepdims written out,
+  axes as an input or an attribute as the opset wants;
+- `ReshapeAfterReduce`: ``Reshape(ReduceX(x, A, keepdims=1))`` that only
+  drops the reduced axes -> ``ReduceX(x, A, keepdims=0)`` (Keras' global
+  pooling comes out either way).
 """
 
 from __future__ import annotations
 
-from onnxscript.rewriter import MatchResult, pattern
-
-from . import _common
-from .squeeze_after_transpose import remaining_perm
-
-REDUCE_OPS = ("ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum", "ReduceProd", "ReduceL2")
+from .. import edit
+from . import Rule
 
 
-def _keepdims(node):
-    return _common.int_attr(node, "keepdims", 1)
-
-
-def _reduce_axes(node, r):
-    axes = _common.axes_of(node, r)
-    if axes is None:
+def _axes(node, context):
+    r = edit.rank(node.inputs[0])
+    if r is None:
         return None
-    if not axes:
-        if _common.int_attr(node, "noop_with_empty_axes", 0):
-            return None
-        return list(range(r))
-    return axes
+    return edit.reduce_axes(node, r, context.version)
 
 
-class SqueezeAfterReduce(pattern.RewriteRuleClassBase):
-    def __init__(self, op_type):
-        super().__init__(f"SqueezeAfter{op_type}")
-        self.op_type = op_type
+class ReduceNormalize(Rule):
+    op_types = tuple(sorted(edit.REDUCE_OPS))
 
-    def pattern(self, op, x):
-        red = getattr(op, self.op_type)(
-            x, _allow_other_inputs=True, _allow_other_attributes=True, _outputs=["red"]
-        )
-        return op.Squeeze(red, _allow_other_inputs=True, _outputs=["y"])
+    def check(self, node, context):
+        axes = _axes(node, context)
+        if axes is None:
+            return "the axes are unknown"
+        if set(node.attributes) - {"axes", "keepdims", "noop_with_empty_axes"}:
+            return "other attributes"
+        keepdims = edit.int_attr(node, "keepdims", 1)
+        if edit.axes_as_input(node.op_type, context.version):
+            given = edit.const_array(node.inputs[1]) if len(node.inputs) > 1 and node.inputs[1] is not None else None
+            written = None if given is None else given.tolist()
+            spelled = "axes" not in node.attributes
+        else:
+            written = edit.ints_attr(node, "axes")
+            spelled = len(node.inputs) == 1
+        if (
+            written == axes
+            and spelled
+            and "keepdims" in node.attributes
+            and "noop_with_empty_axes" not in node.attributes
+            and keepdims in (0, 1)
+        ):
+            return "already canonical"
+        return ""
 
-    def check(self, context, x, red, y, **_) -> MatchResult:
-        result = MatchResult()
-        r = _common.rank(x)
-        node = red.producer()
-        if r is None or not _keepdims(node):
-            return result.fail("the reduction does not keep dims or the rank is unknown")
-        axes = _reduce_axes(node, r)
-        if axes is None or _common.axes_of(y.producer(), r) != axes:
-            return result.fail("the Squeeze does not remove exactly the reduced axes")
-        self._version = _common.opset(context)
-        return result
-
-    def rewrite(self, op, x, red, y, **_):
-        axes = _reduce_axes(red.producer(), _common.rank(x))
-        return _common.axes_node(op, self.op_type, x, axes, self._version, keepdims=0)
-
-
-class TransposeThroughReduce(_common.TransposeInto):
-    def check(self, context, x, t, y, **_) -> MatchResult:
-        result = MatchResult()
-        perm = _common.transpose_perm(t.producer())
-        if perm is None:
-            return result.fail("the Transpose perm is unknown")
-        node = y.producer()
-        if set(node.attributes) - {"keepdims", "axes"}:
-            return result.fail("the reduction has other attributes")
-        if _reduce_axes(node, len(perm)) is None:
-            return result.fail("the reduced axes are not constants")
-        self._version = _common.opset(context)
-        return result
-
-    def rewrite(self, op, x, t, y, **_):
-        perm = _common.transpose_perm(t.producer())
-        node = y.producer()
-        axes = _reduce_axes(node, len(perm))
-        keep = _keepdims(node)
-        moved = sorted(perm[a] for a in axes)
-        inner = _common.axes_node(op, self.op_type, x, moved, self._version, keepdims=keep)
-        q = perm if keep else remaining_perm(perm, set(moved))
-        if q == list(range(len(q))):
-            return op.Identity(inner)
-        return op.Transpose(inner, perm=q)
+    def rewrite(self, node, context):
+        return [
+            edit.reduce_node(
+                context.editor,
+                node.op_type,
+                node.inputs[0],
+                _axes(node, context),
+                edit.int_attr(node, "keepdims", 1),
+                context.version,
+                before=node,
+            )
+        ]
 
 
-rules = [SqueezeAfterReduce.rule(t) for t in REDUCE_OPS] + [
-    TransposeThroughReduce.rule(t) for t in REDUCE_OPS
-]
+class ReshapeAfterReduce(Rule):
+    op_types = ("Reshape",)
+
+    def check(self, node, context):
+        reduced = node.inputs[0]
+        producer = reduced.producer()
+        if producer is None or producer.op_type not in edit.REDUCE_OPS:
+            return "not after a reduction"
+        if len(reduced.uses()) != 1 or reduced.is_graph_output():
+            return "the reduction is read elsewhere"
+        if not edit.int_attr(producer, "keepdims", 1):
+            return "the reduction drops its axes already"
+        axes = _axes(producer, context)
+        shape = edit.dims(reduced)
+        if axes is None or shape is None:
+            return "the axes are unknown"
+        if [d for i, d in enumerate(shape) if i not in axes] != edit.dims(node.outputs[0]):
+            return "the Reshape does more than drop the reduced axes"
+        return ""
+
+    def rewrite(self, node, context):
+        producer = node.inputs[0].producer()
+        return [
+            edit.reduce_node(
+                context.editor,
+                producer.op_type,
+                producer.inputs[0],
+                _axes(producer, context),
+                0,
+                context.version,
+                before=node,
+            )
+        ]

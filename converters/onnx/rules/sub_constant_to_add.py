@@ -1,29 +1,37 @@
-"""``Sub(x, c)`` -> ``Add(x, -c)`` for a constant c (exact: negation is exact)."""
+"""``Sub(x, c)`` -> ``Add(x, -c)`` for a constant c.
+
+The same number in IEEE arithmetic (negation is exact), one op for both
+spellings of a bias or a BatchNorm offset.
+"""
 
 from __future__ import annotations
 
-from onnxscript.rewriter import MatchResult, pattern
+import numpy as np
 
-from . import _common
-
-
-class SubConstantToAdd(pattern.RewriteRuleClassBase):
-    def pattern(self, op, x, c):
-        return op.Sub(x, c)
-
-    def check(self, context, x, c, **_) -> MatchResult:
-        result = MatchResult()
-        array = _common.const_array(c)
-        if array is None:
-            return result.fail("the subtrahend is not a constant")
-        if _common.const_array(x) is not None:
-            return result.fail("both operands are constants (left to constant folding)")
-        if array.dtype.kind != "f":
-            return result.fail("only floating point constants are negated")
-        return result
-
-    def rewrite(self, op, x, c, **_):
-        return op.Add(x, _common.initializer(op, -_common.const_array(c)))
+from .. import edit
+from . import Rule
 
 
-rule = SubConstantToAdd.rule()
+class SubConstantToAdd(Rule):
+    op_types = ("Sub",)
+
+    def check(self, node, context):
+        c = edit.const_array(node.inputs[1])
+        if c is None or edit.const_array(node.inputs[0]) is not None:
+            return "the second operand is not a constant (or both are)"
+        if c.dtype.kind not in "fi" or (c.dtype.kind == "i" and np.any(c == np.iinfo(c.dtype).min)):
+            return "the constant cannot be negated exactly"
+        return ""
+
+    def rewrite(self, node, context):
+        c = edit.const_array(node.inputs[1])
+        out = node.outputs[0]
+        return [
+            context.editor.node(
+                "Add",
+                [node.inputs[0], context.editor.constant(-c)],
+                before=node,
+                shape=edit.dims(out),
+                dtype=out.dtype,
+            )
+        ]

@@ -1,0 +1,479 @@
+"""The layout pass: where transposes go, decided by what each op does to axes.
+
+Exporters move tensors between channels-last and channels-first as they
+please (tf2onnx wraps every NCHW op in transposes and then pushes them
+around), so the same computation comes out with its transposes in many
+places. This pass removes that freedom in one sweep, in topological order:
+
+- A ``Transpose`` computes nothing: its output is remembered as a *view*,
+  ``(stored value, perm)`` with ``value == Transpose(stored, perm)``.
+- Every other op is looked up in a table of how it treats axes, and runs on
+  the stored tensors wherever its mathematics allows, with its axis
+  attributes and constant operands renumbered: elementwise ops in any
+  layout; broadcasting ops in the layout of their first operand, the
+  others brought to it; reductions, Softmax, Concat, Slice, Pad, Resize,
+  Split and Gather with their axes mapped; a pointwise MatMul on any layout
+  whose channel axis is last. Its outputs are views in the layout it ran in.
+- An op that needs its inputs as they are written (Conv, pooling, Reshape,
+  everything not in the table) gets them *materialized*: one Transpose from
+  the stored tensor, or a Reshape where only unit axes move.
+- Graph outputs are materialized.
+
+So a transpose exists exactly where an op needs one, whatever the exporter
+wrote, and two graphs that differ only in where their transposes were
+become one graph. A Reshape that only moves unit axes is a transpose too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx_ir as ir
+
+from .. import edit
+
+UNARY = frozenset(
+    {
+        "Abs", "Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Cast", "CastLike", "Ceil",
+        "Celu", "Clip", "Cos", "Cosh", "Elu", "Erf", "Exp", "Floor", "Gelu", "HardSigmoid",
+        "HardSwish", "Identity", "IsInf", "IsNaN", "LeakyRelu", "Log", "Mish", "Neg", "Not",
+        "Reciprocal", "Relu", "Round", "Selu", "Shrink", "Sigmoid", "Sign", "Sin", "Sinh",
+        "Softplus", "Softsign", "Sqrt", "Tan", "Tanh", "ThresholdedRelu",
+    }
+)
+BROADCAST = frozenset(
+    {
+        "Add", "And", "BitShift", "Div", "Equal", "Greater", "GreaterOrEqual", "Less",
+        "LessOrEqual", "Max", "Mean", "Min", "Mod", "Mul", "Or", "Pow", "PRelu", "Sub", "Sum",
+        "Where", "Xor",
+    }
+)
+AXIS = frozenset({"Softmax", "LogSoftmax", "Hardmax", "LpNormalization"})
+ARG = frozenset({"ArgMax", "ArgMin"})
+
+
+def unit_perm(source, target):
+    """The perm of a same-rank Reshape from `source` to `target` dims that
+    only moves unit axes (a transpose that touches no memory), or None."""
+    if source is None or target is None or len(source) != len(target):
+        return None
+    if [d for d in source if d != 1] != [d for d in target if d != 1]:
+        return None
+    big = [i for i, d in enumerate(source) if d != 1]
+    units = [i for i, d in enumerate(source) if d == 1]
+    perm = []
+    for d in target:
+        perm.append(units.pop(0) if d == 1 else big.pop(0))
+    return tuple(perm)
+
+
+class Layout:
+    """One sweep over a graph (see the module docstring)."""
+
+    def __init__(self, model):
+        self.model = model
+        self.graph = model.graph
+        self.editor = edit.Editor(model.graph)
+        self.version = edit.opset(model)
+        self.perm = {}  # id(stored value) -> perm of its view
+        self.alias = {}  # id(removed value) -> (stored value, perm)
+        self.cache = {}  # (id(stored), perm) -> materialized value
+        self.changed = False
+
+    # -- views -----------------------------------------------------------------------
+
+    def view(self, value):
+        """``(stored, perm)`` with ``value == Transpose(stored, perm)``."""
+        if value is None:
+            return None, None
+        if id(value) in self.alias:
+            return self.alias[id(value)]
+        r = edit.rank(value)
+        return value, self.perm.get(id(value), None if r is None else edit.identity(r))
+
+    def materialize(self, stored, perm, target, before):
+        """A value holding the view ``(stored, perm)`` in layout `target`
+        (``value == Transpose(result, target)``); None `target` = as written."""
+        if perm is None:
+            return stored
+        if target is None:
+            target = edit.identity(len(perm))
+        move = edit.compose(perm, edit.inverse(target))
+        if edit.is_identity(move):
+            return stored
+        key = (id(stored), move)
+        if key not in self.cache:
+            self.changed = True
+            self.cache[key] = self.editor.transpose(stored, move, before=before)
+        return self.cache[key]
+
+    def logical_dims(self, value):
+        """The dims of `value` as written (its view's, not its stored tensor's)."""
+        stored, perm = self.view(value)
+        shape = edit.dims(stored)
+        if shape is None or perm is None:
+            return shape
+        return edit.permuted(shape, perm)
+
+    def _rewire(self, node, index, value):
+        if node.inputs[index] is not value:
+            node.replace_input_with(index, value)
+            self.changed = True
+
+    def _set_const(self, node, index, array):
+        """Input `index` of `node` holds `array` (a new constant only when it differs)."""
+        current = edit.const_array(node.inputs[index]) if index < len(node.inputs) else None
+        if current is not None and current.dtype == array.dtype and current.shape == array.shape:
+            if np.array_equal(current, array):
+                return
+        if index >= len(node.inputs):
+            node.resize_inputs(index + 1)
+        node.replace_input_with(index, self.editor.constant(array))
+        self.changed = True
+
+    def _set_attr(self, node, attr):
+        old = node.attributes.get(attr.name)
+        if old is None or old.type != attr.type or old.value != attr.value:
+            node.attributes[attr.name] = attr
+            self.changed = True
+
+    def _finish(self, node, perm):
+        """Outputs of `node` now hold the stored tensors of views in `perm`."""
+        for out in node.outputs:
+            shape = edit.dims(out)
+            if perm is None or shape is None or len(shape) != len(perm):
+                continue
+            if not edit.is_identity(perm):
+                edit.set_type(out, edit.permuted(shape, edit.inverse(perm)), None)
+                self.perm[id(out)] = tuple(perm)
+
+    # -- the sweep ---------------------------------------------------------------------
+
+    def run(self):
+        for node in list(self.graph):
+            if node.domain not in ("", "ai.onnx") or any(
+                a.type in (ir.AttributeType.GRAPH, ir.AttributeType.GRAPHS)
+                for a in node.attributes.values()
+            ):
+                self.default(node)
+                continue
+            handler = HANDLERS.get(node.op_type, Layout.default)
+            handler(self, node)
+        self._outputs()
+        return self.changed
+
+    def _outputs(self):
+        outputs = self.graph.outputs
+        for i, value in enumerate(list(outputs)):
+            stored, perm = self.view(value)
+            if stored is value and (perm is None or edit.is_identity(perm)):
+                continue
+            written = self.materialize(stored, perm, None, before=None)
+            if written.is_graph_input() or written.is_graph_output():
+                written = self.editor.node(
+                    "Identity", [written], before=None, shape=edit.dims(written), dtype=written.dtype
+                )
+            name = value.name
+            value.name = f"{name}_view"
+            written.name = name
+            outputs[i] = written
+            self.changed = True
+
+    # -- handlers ----------------------------------------------------------------------
+
+    def default(self, node):
+        """Inputs as they are written, outputs as they are written."""
+        for i, value in enumerate(node.inputs):
+            stored, perm = self.view(value)
+            if stored is not None:
+                self._rewire(node, i, self.materialize(stored, perm, None, node))
+
+    def transpose(self, node):
+        stored, perm = self.view(node.inputs[0])
+        own = edit.ints_attr(node, "perm")
+        if perm is None or (own is None and edit.rank(node.inputs[0]) is None):
+            return self.default(node)
+        own = own if own is not None else list(range(len(perm)))[::-1]
+        self.alias[id(node.outputs[0])] = (stored, edit.compose(perm, own))
+        self.changed = True
+
+    def reshape(self, node):
+        source = self.logical_dims(node.inputs[0])
+        target = edit.dims(node.outputs[0])
+        stored, perm = self.view(node.inputs[0])
+        if perm is None or source is None or target is None:
+            return self.default(node)
+        moved = unit_perm(source, target)
+        if moved is not None:
+            self.alias[id(node.outputs[0])] = (stored, edit.compose(perm, moved))
+            self.changed = True
+            return None
+        if [d for d in source if d != 1] != [d for d in target if d != 1]:
+            return self.default(node)
+        # Only unit axes come or go: the view goes through. The axes that
+        # are not 1 keep their stored order; the unit axes sit where the
+        # target has them.
+        core = [k for k in range(len(source)) if source[k] != 1]
+        places = [j for j in range(len(target)) if target[j] != 1]
+        at = dict(zip(core, places))
+        order = sorted(core, key=lambda k: perm[k])
+        shape, new = list(target), list(range(len(target)))
+        for place, k in zip(places, order):
+            shape[place] = source[k]
+            new[at[k]] = place
+        new = tuple(new)
+        if shape == edit.dims(stored):
+            self.alias[id(node.outputs[0])] = (stored, new)
+            self.changed = True
+            return None
+        spelled = edit.reshape_target(edit.dims(stored), shape)
+        if spelled is None:
+            return self.default(node)
+        self._rewire(node, 0, stored)
+        self._set_const(node, 1, np.asarray(spelled, dtype=np.int64))
+        out = node.outputs[0]
+        edit.set_type(out, shape, None)
+        if not edit.is_identity(new):
+            self.perm[id(out)] = new
+        return None
+
+    def unary(self, node):
+        if any(edit.rank(v) not in (None, 0) for v in node.inputs[1:] if v is not None):
+            return self.default(node)
+        stored, perm = self.view(node.inputs[0])
+        if perm is None:
+            return self.default(node)
+        self._rewire(node, 0, stored)
+        self._finish(node, perm)
+
+    def broadcast(self, node):
+        out_shape = edit.dims(node.outputs[0])
+        if out_shape is None or any(v is None for v in node.inputs):
+            return self.default(node)
+        r = len(out_shape)
+        views = [self.view(v) for v in node.inputs]
+        leader = None
+        for value, (stored, perm) in zip(node.inputs, views):
+            if edit.const_array(value) is None and perm is not None and len(perm) == r:
+                leader = perm
+                break
+        if leader is None:
+            leader = edit.identity(r)
+        inverse = edit.inverse(leader)
+        for i, (value, (stored, perm)) in enumerate(zip(node.inputs, views)):
+            array = edit.const_array(value)
+            if array is not None:
+                self._rewire(node, i, self._constant(array, r, inverse, value))
+                continue
+            if perm is None:
+                return self.default(node)
+            if len(perm) == r:
+                self._rewire(node, i, self.materialize(stored, perm, leader, node))
+            elif edit.is_identity(leader):
+                self._rewire(node, i, self.materialize(stored, perm, None, node))
+            else:
+                # A lower-rank operand: as written, ones in front, then the
+                # leader's layout.
+                plain = self.materialize(stored, perm, None, node)
+                shape = [1] * (r - len(perm)) + edit.dims(plain)
+                full = self.editor.reshape(plain, shape, before=node)
+                self._rewire(node, i, self.materialize(full, edit.identity(r), leader, node))
+        self._finish(node, leader)
+
+    def _constant(self, array, r, inverse, value):
+        """A broadcast operand in the stored layout, in its one spelling: as
+        many axes as the output, transposed, then leading ones dropped."""
+        full = array.reshape((1,) * (r - array.ndim) + array.shape) if array.ndim < r else array
+        stored = np.transpose(full, inverse) if full.ndim == r else full
+        shape = list(stored.shape)
+        while shape and shape[0] == 1:
+            shape.pop(0)
+        stored = stored.reshape(shape)
+        if stored.shape == array.shape and np.array_equal(stored, array) and value.is_initializer():
+            return value
+        return self.editor.constant(np.ascontiguousarray(stored))
+
+    def axis(self, node):
+        stored, perm = self.view(node.inputs[0])
+        if perm is None or self.version < 13 and node.op_type != "LpNormalization":
+            return self.default(node)
+        r = len(perm)
+        axis = edit.int_attr(node, "axis", -1)
+        axis = axis + r if axis < 0 else axis
+        self._rewire(node, 0, stored)
+        self._set_attr(node, ir.AttrInt64("axis", perm[axis]))
+        self._finish(node, perm)
+
+    def _dropped(self, perm, axes):
+        """The view perm left when the logical `axes` are dropped."""
+        stored_axes = {perm[a] for a in axes}
+        kept = [k for k in range(len(perm)) if k not in axes]
+        remaining = [j for j in range(len(perm)) if j not in stored_axes]
+        return tuple(remaining.index(perm[k]) for k in kept)
+
+    def reduce(self, node):
+        stored, perm = self.view(node.inputs[0])
+        if perm is None:
+            return self.default(node)
+        r = len(perm)
+        axes = edit.reduce_axes(node, r, self.version)
+        if axes is None or set(node.attributes) - {"axes", "keepdims", "noop_with_empty_axes"}:
+            return self.default(node)
+        keepdims = edit.int_attr(node, "keepdims", 1)
+        moved = sorted(perm[a] for a in axes)
+        self._rewire(node, 0, stored)
+        if edit.axes_as_input(node.op_type, self.version):
+            self._set_const(node, 1, np.asarray(moved, dtype=np.int64))
+        else:
+            self._set_attr(node, ir.AttrInt64s("axes", moved))
+        if "noop_with_empty_axes" in node.attributes:
+            del node.attributes["noop_with_empty_axes"]
+            self.changed = True
+        self._finish(node, perm if keepdims else self._dropped(perm, axes))
+
+    def arg(self, node):
+        stored, perm = self.view(node.inputs[0])
+        if perm is None:
+            return self.default(node)
+        r = len(perm)
+        axis = edit.int_attr(node, "axis", 0)
+        axis = axis + r if axis < 0 else axis
+        self._rewire(node, 0, stored)
+        self._set_attr(node, ir.AttrInt64("axis", perm[axis]))
+        keepdims = edit.int_attr(node, "keepdims", 1)
+        self._finish(node, perm if keepdims else self._dropped(perm, [axis]))
+
+    def concat(self, node):
+        views = [self.view(v) for v in node.inputs]
+        leader = None
+        for value, (stored, perm) in zip(node.inputs, views):
+            if perm is None:
+                return self.default(node)
+            if edit.const_array(value) is None:
+                leader = perm
+                break
+        if leader is None:
+            return self.default(node)
+        r = len(leader)
+        inverse = edit.inverse(leader)
+        for i, (value, (stored, perm)) in enumerate(zip(node.inputs, views)):
+            array = edit.const_array(value)
+            if array is not None:
+                self._set_const(node, i, np.ascontiguousarray(np.transpose(array, inverse)))
+            else:
+                self._rewire(node, i, self.materialize(stored, perm, leader, node))
+        axis = edit.int_attr(node, "axis", 0)
+        axis = axis + r if axis < 0 else axis
+        self._set_attr(node, ir.AttrInt64("axis", leader[axis]))
+        self._finish(node, leader)
+
+    def split(self, node):
+        stored, perm = self.view(node.inputs[0])
+        if perm is None:
+            return self.default(node)
+        r = len(perm)
+        axis = edit.int_attr(node, "axis", 0)
+        axis = axis + r if axis < 0 else axis
+        self._rewire(node, 0, stored)
+        self._set_attr(node, ir.AttrInt64("axis", perm[axis]))
+        self._finish(node, perm)
+
+    def slice(self, node):
+        stored, perm = self.view(node.inputs[0])
+        inputs = list(node.inputs) + [None] * (5 - len(node.inputs))
+        starts = edit.const_array(inputs[1])
+        if perm is None or starts is None:
+            return self.default(node)
+        r = len(perm)
+        axes = list(range(starts.size)) if inputs[3] is None else edit.const_array(inputs[3])
+        if axes is None:
+            return self.default(node)
+        moved = [perm[int(a) + r if a < 0 else int(a)] for a in np.asarray(axes).reshape(-1)]
+        self._rewire(node, 0, stored)
+        self._set_const(node, 3, np.asarray(moved, dtype=np.int64))
+        self._finish(node, perm)
+
+    def _per_axis(self, array, perm, count):
+        """Per-axis values (``count`` groups of one entry per axis) in the stored order."""
+        inverse = edit.inverse(perm)
+        r = len(perm)
+        groups = array.reshape(count, r)
+        return np.ascontiguousarray(groups[:, list(inverse)].reshape(-1))
+
+    def pad(self, node):
+        stored, perm = self.view(node.inputs[0])
+        pads = edit.const_array(node.inputs[1]) if len(node.inputs) > 1 else None
+        if perm is None or pads is None or len(node.inputs) > 3 and node.inputs[3] is not None:
+            return self.default(node)
+        if pads.size != 2 * len(perm):
+            return self.default(node)
+        self._rewire(node, 0, stored)
+        self._set_const(node, 1, self._per_axis(pads, perm, 2).astype(pads.dtype))
+        self._finish(node, perm)
+
+    def resize(self, node):
+        stored, perm = self.view(node.inputs[0])
+        if perm is None or "axes" in node.attributes:
+            return self.default(node)
+        r = len(perm)
+        replaced = {}
+        for index, groups in ((1, 2), (2, 1), (3, 1)):
+            if index >= len(node.inputs) or node.inputs[index] is None:
+                continue
+            array = edit.const_array(node.inputs[index])
+            if array is None:
+                return self.default(node)
+            if array.size == 0:
+                continue
+            if array.size != groups * r:
+                return self.default(node)
+            replaced[index] = self._per_axis(array, perm, groups).astype(array.dtype)
+        self._rewire(node, 0, stored)
+        for index, array in replaced.items():
+            self._set_const(node, index, array)
+        self._finish(node, perm)
+
+    def gather(self, node):
+        stored, perm = self.view(node.inputs[0])
+        indices = node.inputs[1]
+        index_rank = edit.rank(indices)
+        if perm is None or index_rank not in (0, 1):
+            return self.default(node)
+        r = len(perm)
+        axis = edit.int_attr(node, "axis", 0)
+        axis = axis + r if axis < 0 else axis
+        self._rewire(node, 0, stored)
+        index_stored, index_perm = self.view(indices)
+        self._rewire(node, 1, self.materialize(index_stored, index_perm, None, node))
+        self._set_attr(node, ir.AttrInt64("axis", perm[axis]))
+        self._finish(node, perm if index_rank == 1 else self._dropped(perm, [axis]))
+
+    def matmul(self, node):
+        weight = edit.const_array(node.inputs[1])
+        stored, perm = self.view(node.inputs[0])
+        if weight is None or weight.ndim != 2 or perm is None or perm[-1] != len(perm) - 1:
+            return self.default(node)
+        self._rewire(node, 0, stored)
+        self._finish(node, perm)
+
+
+HANDLERS = {
+    "Transpose": Layout.transpose,
+    "Reshape": Layout.reshape,
+    "Concat": Layout.concat,
+    "Split": Layout.split,
+    "Slice": Layout.slice,
+    "Pad": Layout.pad,
+    "Resize": Layout.resize,
+    "Gather": Layout.gather,
+    "MatMul": Layout.matmul,
+}
+HANDLERS.update({op: Layout.unary for op in UNARY})
+HANDLERS.update({op: Layout.broadcast for op in BROADCAST})
+HANDLERS.update({op: Layout.axis for op in AXIS})
+HANDLERS.update({op: Layout.reduce for op in edit.REDUCE_OPS})
+HANDLERS.update({op: Layout.arg for op in ARG})
+
+
+def run(model):
+    """One layout sweep; True when the graph changed."""
+    return Layout(model).run()

@@ -1,0 +1,374 @@
+"""The reshape pass: Reshapes where they must be, each spelled once.
+
+Exporters flatten and restore axes around ops that do not care (tf2onnx
+writes a Dense on a map as ``Reshape(x, [-1, C]) -> MatMul -> Reshape
+back``; a conv form writes the same map without them), and keep unit axes
+(a 1x1 map after global pooling) where another export drops them. With
+every shape known, a Reshape is its effect, and this pass
+
+- drops a Reshape to the shape its input already has, and merges a
+  Reshape of a Reshape into one;
+- splits a Reshape that only moves unit axes into one that drops them and
+  one that adds the ones wanted;
+- runs every op that does not care about unit axes (elementwise,
+  broadcasting, a pointwise MatMul, Softmax) without those of its output,
+  the Reshape that adds them back after it, and moves a Reshape that drops
+  unit axes back, toward the inputs, past every such op (so a tensor
+  carries unit axes only where an op needs them: a Conv on a 1x1 map);
+- moves every other Reshape forward, past each op that reads it and does
+  not care (so flattened axes are restored as late as they can be):
+  elementwise ops, broadcasting with a constant that means the same on
+  both sides of the reshape (or with an operand reshaped alike), and a
+  pointwise MatMul or a Softmax on a last axis the reshape keeps.
+
+Moved toward each other, the Reshapes of a flatten-and-restore meet and
+cancel, and the graph carries no unit axis it does not need.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import edit
+from . import shapes
+from .layout import BROADCAST, UNARY
+
+_LAST_AXIS_OPS = frozenset({"Softmax", "LogSoftmax", "Hardmax"})
+_AXIS_OPS = _LAST_AXIS_OPS | {"LpNormalization"}
+# Ops that compute the same with or without the unit axes of their output.
+_AGNOSTIC = UNARY | BROADCAST | _AXIS_OPS | {"MatMul", "Transpose"}
+
+
+def _sole(value):
+    return len(value.uses()) == 1 and not value.is_graph_output()
+
+
+def constant_before(array, source, target):
+    """A broadcast constant for `source` that equals `array` broadcast over
+    `target` once reshaped, in its one spelling (ones where it does not
+    vary, no leading ones); None when the reshape mixes an axis it varies
+    along with a symbolic one.
+
+    Worked out at both probe sizes of the symbolic dims (`shapes`), which
+    must agree.
+    """
+    found = []
+    for k in (0, 1):
+        src = [shapes.concrete(d, k) for d in source]
+        tgt = [shapes.concrete(d, k) for d in target]
+        if None in src or None in tgt or int(np.prod(src)) != int(np.prod(tgt)):
+            return None
+        if array.ndim > len(tgt):
+            return None
+        try:
+            dense = np.broadcast_to(array, tgt)
+        except ValueError:
+            return None
+        moved = np.ascontiguousarray(dense).reshape(src)
+        for axis in range(moved.ndim):
+            if moved.shape[axis] > 1 and np.all(moved == moved.take([0], axis=axis)):
+                moved = np.ascontiguousarray(moved.take([0], axis=axis))
+        if any(moved.shape[i] != 1 for i, d in enumerate(source) if not isinstance(d, int)):
+            return None
+        shape = list(moved.shape)
+        while shape and shape[0] == 1:
+            shape.pop(0)
+        found.append(moved.reshape(shape))
+    first, second = found
+    if first.shape != second.shape or not np.array_equal(first, second):
+        return None
+    return first
+
+
+def _dropped(source, target):
+    """The unit axes of `source` a Reshape to `target` only drops, or None."""
+    if len(target) >= len(source):
+        return None
+    dropped, j = [], 0
+    for i, d in enumerate(source):
+        if j < len(target) and target[j] == d:
+            j += 1
+        elif d == 1:
+            dropped.append(i)
+        else:
+            return None
+    return dropped if j == len(target) else None
+
+
+def _core(shape):
+    return [d for d in shape if d != 1]
+
+
+class Reshapes:
+    def __init__(self, model):
+        self.graph = model.graph
+        self.editor = edit.Editor(model.graph)
+        self.changed = False
+
+    def run(self):
+        for _ in range(64):
+            moved = False
+            for node in list(self.graph):
+                if node.graph is None:
+                    continue
+                if node.op_type != "Reshape":
+                    moved |= self._squeeze(node)
+                    continue
+                if not node.outputs[0].uses() and not node.outputs[0].is_graph_output():
+                    self.graph.remove(node, safe=True)
+                    continue
+                moved |= self._visit(node)
+            self.changed |= moved
+            if not moved:
+                break
+        return self.changed
+
+    def _visit(self, node):
+        x, out = node.inputs[0], node.outputs[0]
+        source, target = edit.dims(x), edit.dims(out)
+        if source is None or target is None:
+            return False
+        if source == target:
+            self.editor.replace(out, x)
+            self._drop(node)
+            return True
+        inner = x.producer()
+        if inner is not None and inner.op_type == "Reshape" and edit.dims(inner.inputs[0]) is not None:
+            new = self.editor.reshape(inner.inputs[0], target, before=node)
+            self.editor.replace(out, new)
+            self._drop(node)
+            self._drop(inner)
+            return True
+        current = edit.const_array(node.inputs[1])
+        canonical = edit.reshape_target(source, target)
+        if canonical is not None and (current is None or current.tolist() != canonical):
+            node.replace_input_with(1, self.editor.int64(canonical))
+            if "allowzero" in node.attributes:
+                del node.attributes["allowzero"]
+            return True
+        core = _core(source)
+        if core == _core(target) and _dropped(source, target) is None and _dropped(target, source) is None:
+            # Only unit axes move: drop them all, then add those wanted.
+            bare = self.editor.reshape(x, core, before=node)
+            self.editor.replace(out, self.editor.reshape(bare, target, before=node))
+            self._drop(node)
+            return True
+        dropped = _dropped(source, target)
+        if dropped is not None:
+            return self._hoist(node, dropped)
+        moved = False
+        for use in list(out.uses()):
+            if use.node.graph is not None:
+                moved |= self._sink(node, use.node, use.idx, source, target)
+        return moved
+
+    def _hoist(self, reshape, dropped):
+        """Move a Reshape that drops the unit axes `dropped` before the op
+        that makes its input, when that op does not care."""
+        y, out = reshape.inputs[0], reshape.outputs[0]
+        producer = y.producer()
+        if producer is None or not _sole(y) or len(producer.outputs) != 1:
+            return False
+        new = self._without(producer, dropped, before=reshape)
+        if new is None:
+            return False
+        self.editor.replace(out, new)
+        self._drop(reshape)
+        self._drop(producer)
+        return True
+
+    def _squeeze(self, node):
+        """An op that does not care about unit axes runs without those of
+        its output; a Reshape after it adds them back (and moves forward)."""
+        if node.op_type not in _AGNOSTIC or len(node.outputs) != 1:
+            return False
+        out = node.outputs[0]
+        shape = edit.dims(out)
+        if shape is None:
+            return False
+        dropped = [i for i, d in enumerate(shape) if d == 1]
+        if node.op_type == "MatMul":
+            dropped = [i for i in dropped if i != len(shape) - 1]
+        elif node.op_type in _AXIS_OPS:
+            axis = edit.int_attr(node, "axis", -1)
+            axis = axis + len(shape) if axis < 0 else axis
+            dropped = [i for i in dropped if i != axis]
+        if not dropped:
+            return False
+        new = self._without(node, dropped, before=node)
+        if new is None:
+            return False
+        self.editor.replace(out, self.editor.reshape(new, shape, before=node))
+        self._drop(node)
+        return True
+
+    def _without(self, producer, dropped, *, before):
+        """`producer`'s output without the unit axes `dropped`, computed by the
+        same op on its inputs without them; None when the op cares."""
+        if producer.domain not in ("", "ai.onnx") or len(producer.outputs) != 1:
+            return None
+        y = producer.outputs[0]
+        op = producer.op_type
+        r = len(edit.dims(y))
+        inputs = list(producer.inputs)
+        attributes = dict(producer.attributes)
+
+        def drop(value, rank):
+            """`value` (right-aligned against rank r) without the dropped axes."""
+            offset = r - rank
+            own = [a - offset for a in dropped if a - offset >= 0]
+            shape = edit.dims(value)
+            if shape is None or any(shape[a] != 1 for a in own):
+                return None
+            if not own:
+                return value
+            array = edit.const_array(value)
+            kept = [d for a, d in enumerate(shape) if a not in own]
+            if array is not None:
+                return self.editor.constant(array.reshape(kept))
+            return self.editor.reshape(value, kept, before=producer)
+
+        if op in UNARY:
+            if any(edit.rank(v) not in (None, 0) for v in inputs[1:] if v is not None):
+                return None
+            plan = [(0, r)]
+        elif op in BROADCAST:
+            if any(v is None or edit.rank(v) is None for v in inputs):
+                return None
+            plan = [(i, edit.rank(v)) for i, v in enumerate(inputs)]
+        elif op == "MatMul":
+            weight = edit.const_array(inputs[1])
+            if weight is None or weight.ndim != 2 or r - 1 in dropped:
+                return None
+            plan = [(0, r)]
+        elif op in _AXIS_OPS:
+            axis = edit.int_attr(producer, "axis", -1)
+            axis = axis + r if axis < 0 else axis
+            if axis in dropped:
+                return None
+            plan = [(0, r)]
+            attributes["axis"] = edit._attr("axis", axis - sum(1 for a in dropped if a < axis))
+        elif op == "Transpose":
+            perm = edit.ints_attr(producer, "perm")
+            shape = edit.dims(inputs[0])
+            if perm is None or shape is None:
+                return None
+            # The output's unit axes are input axes perm[d]: drop those there.
+            gone = sorted(perm[d] for d in dropped)
+            kept = [d for d in range(r) if d not in dropped]
+            rest = [a for a in range(r) if a not in gone]
+            attributes["perm"] = edit._attr("perm", [rest.index(perm[d]) for d in kept])
+            inputs[0] = self.editor.reshape(
+                inputs[0], [d for a, d in enumerate(shape) if a not in gone], before=producer
+            )
+            plan = []
+        else:
+            return None
+        # Check every operand first: nothing is built for an op that cares.
+        for i, rank in plan:
+            offset = r - rank
+            shape = edit.dims(inputs[i])
+            if shape is None or any(shape[a - offset] != 1 for a in dropped if a - offset >= 0):
+                return None
+        for i, rank in plan:
+            inputs[i] = drop(inputs[i], rank)
+        shape = [d for a, d in enumerate(edit.dims(y)) if a not in dropped]
+        moved = self.editor.node(
+            op, inputs, None, before=before, shape=shape, dtype=y.dtype, domain=producer.domain
+        )
+        for key, attr in attributes.items():
+            moved.producer().attributes[key] = attr
+        return moved
+
+    def _drop(self, node):
+        """Remove `node` once nothing reads its outputs."""
+        if node.graph is not None and all(not v.uses() and not v.is_graph_output() for v in node.outputs):
+            self.graph.remove(node, safe=True)
+
+    def _sink(self, reshape, consumer, index, source, target):
+        """Move `reshape` past `consumer` when the consumer does not care."""
+        op = consumer.op_type
+        if consumer.domain not in ("", "ai.onnx") or len(consumer.outputs) != 1:
+            return False
+        result = consumer.outputs[0]
+        after = edit.dims(result)
+        if after is None:
+            return False
+        x = reshape.inputs[0]
+        inputs = list(consumer.inputs)
+        if op in UNARY and index == 0:
+            if any(edit.rank(v) not in (None, 0) for v in inputs[1:] if v is not None):
+                return False
+            shape = source
+        elif op in BROADCAST and after == target:
+            for i, value in enumerate(inputs):
+                if i == index or value is None:
+                    continue
+                array = edit.const_array(value)
+                if array is not None:
+                    moved = constant_before(array, source, target)
+                    if moved is None:
+                        return False
+                    inputs[i] = self.editor.constant(moved.astype(array.dtype))
+                    continue
+                producer = value.producer()
+                if (
+                    producer is not None
+                    and producer.op_type == "Reshape"
+                    and edit.dims(producer.inputs[0]) == source
+                    and edit.dims(value) == target
+                ):
+                    inputs[i] = producer.inputs[0]
+                elif _dropped(target, source) is not None and edit.dims(value) == target:
+                    # The reshape only adds unit axes, which this operand has
+                    # too: it loses them (and that Reshape moves back).
+                    inputs[i] = self.editor.reshape(value, source, before=consumer)
+                else:
+                    return False
+            shape = source
+        elif op == "MatMul" and index == 0:
+            weight = edit.const_array(inputs[1])
+            if weight is None or weight.ndim != 2 or source[-1] != target[-1]:
+                return False
+            shape = source[:-1] + [weight.shape[1]]
+        elif op == "Transpose" and [d for d in source if d != 1] == [d for d in target if d != 1]:
+            # A Reshape that only adds or drops unit axes commutes with a
+            # transpose: move the axes that are not 1 first, then reshape.
+            perm = edit.ints_attr(consumer, "perm")
+            if perm is None:
+                return False
+            core_target = [a for a in range(len(target)) if target[a] != 1]
+            core_source = [a for a in range(len(source)) if source[a] != 1]
+            order = [core_source[core_target.index(a)] for a in perm if target[a] != 1]
+            slots = iter(order)
+            new_perm = [next(slots) if source[a] != 1 else a for a in range(len(source))]
+            moved = self.editor.transpose(x, new_perm, before=consumer)
+            self.editor.replace(result, self.editor.reshape(moved, after, before=consumer))
+            self._drop(consumer)
+            self._drop(reshape)
+            return True
+        elif op in _LAST_AXIS_OPS and index == 0:
+            r = len(target)
+            axis = edit.int_attr(consumer, "axis", -1)
+            if (axis + r if axis < 0 else axis) != r - 1 or source[-1] != target[-1]:
+                return False
+            shape = source
+        else:
+            return False
+        inputs[index] = x
+        moved = self.editor.node(
+            op, inputs, None, before=consumer, shape=shape, dtype=result.dtype, domain=consumer.domain
+        )
+        for key, attr in consumer.attributes.items():
+            moved.producer().attributes[key] = attr
+        if op in _LAST_AXIS_OPS:
+            moved.producer().attributes["axis"] = edit._attr("axis", len(source) - 1)
+        self.editor.replace(result, self.editor.reshape(moved, after, before=consumer))
+        self._drop(consumer)
+        self._drop(reshape)
+        return True
+
+
+def run(model):
+    """Reshape normal form; True when the graph changed."""
+    return Reshapes(model).run()

@@ -1,0 +1,78 @@
+"""``Conv(Pad(x))`` with zero padding of the spatial axes -> ``Conv(x, pads)``.
+
+Keras' ZeroPadding2D before a "valid" convolution is one convolution that
+pads; an exporter fuses the two where they are adjacent and leaves them
+apart where a transpose sits between them (which depends on the layout of
+what comes before). The Pad may sit before the transpose that brings its
+tensor to channels first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import edit
+from . import Rule
+
+
+def _sole(value):
+    return len(value.uses()) == 1 and not value.is_graph_output()
+
+
+def _padding(node):
+    """``(pad node, transpose node or None, pads of the conv's spatial axes)`` or None."""
+    x = node.inputs[0]
+    transpose, perm = None, None
+    producer = x.producer()
+    if producer is not None and producer.op_type == "Transpose" and _sole(x):
+        transpose, perm = producer, edit.ints_attr(producer, "perm")
+        x = producer.inputs[0]
+    pad = x.producer()
+    if pad is None or pad.op_type != "Pad" or not _sole(x) or perm is None and transpose is not None:
+        return None
+    if edit.string_attr(pad, "mode", "constant") != "constant":
+        return None
+    inputs = list(pad.inputs) + [None] * (4 - len(pad.inputs))
+    pads = edit.const_array(inputs[1])
+    if pads is None or inputs[3] is not None:
+        return None
+    if inputs[2] is not None:
+        value = edit.const_array(inputs[2])
+        if value is None or np.any(value != 0):
+            return None
+    r = edit.rank(node.inputs[0])
+    if r is None or pads.size != 2 * r or np.any(pads < 0):
+        return None
+    begin, end = pads[:r].tolist(), pads[r:].tolist()
+    if perm is not None:  # the pad's axes, as the conv sees them
+        begin, end = [begin[p] for p in perm], [end[p] for p in perm]
+    if any(begin[:2]) or any(end[:2]):
+        return None
+    return pad, transpose, begin[2:] + end[2:]
+
+
+class PadIntoConv(Rule):
+    op_types = ("Conv",)
+
+    def check(self, node, context):
+        if edit.string_attr(node, "auto_pad", "NOTSET") != "NOTSET":
+            return "the conv pads automatically"
+        if _padding(node) is None:
+            return "not after a zero Pad of spatial axes"
+        return ""
+
+    def rewrite(self, node, context):
+        editor = context.editor
+        pad, transpose, extra = _padding(node)
+        x = pad.inputs[0]
+        if transpose is not None:
+            x = editor.transpose(x, edit.ints_attr(transpose, "perm"), before=node)
+        spatial = edit.rank(node.inputs[0]) - 2
+        pads = edit.ints_attr(node, "pads", [0] * (2 * spatial))
+        out = node.outputs[0]
+        new = editor.node("Conv", [x] + list(node.inputs[1:]), before=node, shape=edit.dims(out), dtype=out.dtype)
+        conv = new.producer()
+        for key, attr in node.attributes.items():
+            conv.attributes[key] = attr
+        conv.attributes["pads"] = edit._attr("pads", [a + b for a, b in zip(pads, extra)])
+        return [new]
