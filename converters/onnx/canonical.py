@@ -39,7 +39,10 @@ FORMS = ("raw", "matmul", "conv")
 # The rounds stop when one changes nothing; this only guards against passes
 # that would cycle.
 _MAX_ROUNDS = 8
-_LARGE = 1 << 40
+# Constants a pass may have made twice (a bias in another layout, a Reshape
+# target) are small; weights are never compared byte by byte here (the
+# fingerprint hashes contents, so shared or not, equal weights hash alike).
+_DEDUPLICATE = 1 << 16
 
 
 # -- loading ---------------------------------------------------------------------------
@@ -64,12 +67,19 @@ def to_ir(model):
             raise UserInputError(
                 f"expected an ONNX model (onnx.ModelProto or a path), got {type(model).__name__}"
             )
-        # The IR wraps the proto's tensors; renaming them would write
-        # through to the caller's model, so work on a copy.
-        copy = onnx.ModelProto()
-        copy.CopyFrom(model)
-        model = copy
-    return ir.serde.deserialize_model(model)
+    model = ir.serde.deserialize_model(model)
+    # The IR wraps the proto's tensors, and naming a value names its tensor:
+    # each initializer gets a tensor of its own that views the same bytes,
+    # so the caller's model is never written to (and nothing is copied).
+    for value in model.graph.initializers.values():
+        tensor = value.const_value
+        if isinstance(tensor, ir.TensorProtoTensor):
+            try:
+                array = tensor.numpy()
+            except Exception:  # noqa: BLE001 - a tensor numpy cannot hold
+                continue
+            value.const_value = ir.Tensor(array, dtype=tensor.dtype, name=tensor.name)
+    return model
 
 
 # -- the normal form ------------------------------------------------------------------
@@ -100,7 +110,7 @@ def _tidy(model):
     """Dead nodes gone, equal constants and equal nodes merged."""
     common = _passes()
     common.RemoveUnusedNodesPass()(model)
-    common.DeduplicateHashedInitializersPass(size_limit=_LARGE)(model)
+    common.DeduplicateHashedInitializersPass(size_limit=_DEDUPLICATE)(model)
     common.CommonSubexpressionEliminationPass(size_limit=0)(model)
     common.RemoveUnusedNodesPass()(model)
 
@@ -217,42 +227,17 @@ def _finish(model, producer="keras-1x1 canonical"):
     common = _passes()
     common.LiftConstantsToInitializersPass(lift_all_constants=True, size_limit=0)(model)
     common.RemoveUnusedNodesPass()(model)
-    common.DeduplicateHashedInitializersPass(size_limit=_LARGE)(model)
+    common.DeduplicateHashedInitializersPass(size_limit=_DEDUPLICATE)(model)
     common.RemoveUnusedOpsetsPass()(model)
     _normalize_axes(model)
     _strip_default_attributes(model)
     common.TopologicalSortPass()(model)
-    _reinfer_shapes(model)
     common.ClearMetadataAndDocStringPass()(model)
     _rename(model)
     model.producer_name = producer
     model.producer_version = ""
     model.graph.name = "canonical"
     return model
-
-
-def _reinfer_shapes(model):
-    """Shapes of every intermediate value and output, inferred afresh.
-
-    The rewrites leave some values with the shapes tf2onnx gave them (with
-    its own symbolic names) and new ones with none; inferring them again
-    from the graph inputs gives the same shapes whatever form the graph came
-    from. When inference fails, the outputs keep the shapes they had.
-    """
-    import onnx_ir as ir
-
-    common = _passes()
-    outputs = [(v, v.shape) for v in model.graph.outputs]
-    for node in model.graph:
-        for value in node.outputs:
-            value.shape = None
-    try:
-        common.ShapeInferencePass(strict_mode=False, data_prop=True)(model)
-    except Exception:  # noqa: BLE001 - inference is a nicety here
-        pass
-    for value, shape in outputs:
-        if value.shape is None and shape is not None:
-            value.shape = ir.Shape(shape.dims)
 
 
 def _rename(model):
@@ -278,11 +263,6 @@ def _rename(model):
     graph.initializers.clear()
     for i, value in enumerate(initializers):
         value.name = pick("w", i)
-        if value.const_value is not None:
-            try:
-                value.const_value.name = value.name
-            except AttributeError:
-                pass
         graph.initializers[value.name] = value
     n = 0
     dim_names = {}

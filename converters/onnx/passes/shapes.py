@@ -29,6 +29,7 @@ import numpy as np
 import onnx_ir as ir
 
 from .. import edit
+from . import plumbing
 
 BATCH_PROBES = (7, 11)
 FREE_PROBES = ((211, 227, 233, 239, 241, 251), (223, 229, 257, 263, 269, 271))
@@ -48,11 +49,10 @@ def _free_dims(graph):
     return found
 
 
-def _probe(model, free, k):
-    """The graph with every free dim fixed to probe `k`, constant-folded:
-    ``{value name: (dims, small constant or None, dtype)}``."""
-    import onnxscript.optimizer
-
+def _probe_graph(model, free, k):
+    """A clone of the graph (weights shared) with every free input dim fixed
+    to probe `k`, large initializers as inputs (shapes need no weights), and
+    no shapes below its inputs."""
     graph = model.graph.clone()
     symbols = {}
     others = iter(FREE_PROBES[k])
@@ -70,19 +70,96 @@ def _probe(model, free, k):
     for node in graph:
         for value in node.outputs:
             value.shape = None
-    probe = ir.Model(graph, ir_version=model.ir_version)
-    onnxscript.optimizer.fold_constants(
-        probe, onnx_shape_inference=True, input_size_limit=_SMALL, output_size_limit=_SMALL
+    return graph
+
+
+def _probe_proto(model, graph):
+    """The probe graph as a proto: nodes, inputs, small initializers; the
+    large ones as inputs (shapes need no weights)."""
+    from onnx import helper
+
+    inputs = [ir.serde.serialize_value(v) for v in graph.inputs]
+    small = []
+    for value in graph.initializers.values():
+        tensor = value.const_value
+        if tensor is not None and tensor.size <= _SMALL:
+            small.append(ir.serde.serialize_tensor(tensor))
+            small[-1].name = value.name
+        else:
+            shape = [d if isinstance(d, int) else None for d in value.shape.dims]
+            inputs.append(helper.make_tensor_value_info(value.name, int(value.dtype), shape))
+    return helper.make_model(
+        helper.make_graph(
+            [ir.serde.serialize_node(node) for node in graph],
+            "probe",
+            inputs,
+            [ir.serde.serialize_value(v) for v in graph.outputs],
+            small,
+        ),
+        opset_imports=[helper.make_opsetid(d, v) for d, v in graph.opset_imports.items()],
+        ir_version=model.ir_version,
     )
+
+
+def _infer(proto):
+    """``{name: (dims, elem type)}`` of every value onnx infers a static shape for."""
+    import onnx
+
+    inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
+    shapes = {}
+    for info in list(inferred.graph.value_info) + list(inferred.graph.output) + list(inferred.graph.input):
+        tensor = info.type.tensor_type
+        if not tensor.HasField("shape"):
+            continue
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
+        if None not in dims:
+            shapes[info.name] = (dims, tensor.elem_type)
+    return shapes
+
+
+def _probe(model, free, k):
+    """``{value name: (dims, small constant or None, dtype)}`` at probe `k`.
+
+    onnx's shape inference gives every shape it can; the shape plumbing it
+    cannot follow (``ReduceProd`` of a ``Shape``, say) is evaluated here
+    with numpy, its results given back to the inference as constants, until
+    every shape is known.
+    """
+    from onnx import numpy_helper
+
+    graph = _probe_graph(model, free, k)
+    proto = _probe_proto(model, graph)
+    consts = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
+    known = set(consts)
+    for _ in range(8):
+        try:
+            shapes = _infer(proto)
+        except Exception:  # noqa: BLE001 - onnx cannot infer this graph
+            return None
+        grown = plumbing.evaluate(proto.graph.node, shapes, consts)
+        missing = [o for n in proto.graph.node for o in n.output if o and o not in shapes]
+        if not missing or not grown:
+            break
+        # Give what was evaluated to the inference as constants.
+        fresh = [name for name in consts if name not in known]
+        known.update(fresh)
+        used = {i for n in proto.graph.node for i in n.input}
+        for name in fresh:
+            if name in used:
+                proto.graph.initializer.append(numpy_helper.from_array(consts[name], name))
+        keep = [n for n in proto.graph.node if not all(o in consts for o in n.output)]
+        del proto.graph.node[:]
+        proto.graph.node.extend(keep)
     found = {}
-    values = list(graph.inputs) + list(graph.initializers.values())
-    values += [v for node in graph for v in node.outputs]
-    for value in values:
-        small = None
-        array = edit.const_array(value) if value.const_value is None or value.const_value.size <= _SMALL else None
-        if array is not None and array.size <= _SMALL:
-            small = array
-        found[value.name] = (edit.dims(value), small, value.dtype)
+    for value in list(graph.inputs) + [v for node in graph for v in node.outputs]:
+        if value.name in consts and consts[value.name].size <= _SMALL:
+            array = consts[value.name]
+            found[value.name] = (list(array.shape) if value.name not in shapes else shapes[value.name][0], array, value.dtype)
+        elif value.name in shapes:
+            dims, elem = shapes[value.name]
+            found[value.name] = (dims, None, ir.DataType(elem) if elem else value.dtype)
+        elif value.is_graph_input():
+            found[value.name] = (edit.dims(value), None, value.dtype)
     return found
 
 
@@ -121,6 +198,8 @@ def resolve(model):
     graph = model.graph
     free = _free_dims(graph)
     probes = [_probe(model, free, k) for k in range(2)]
+    if any(p is None for p in probes):
+        return
     folder = edit.Editor(graph)
     for value in graph.inputs:
         seen = [p.get(value.name) for p in probes]
