@@ -85,50 +85,78 @@ def test_any_pointwise_conv_converts_and_round_trips(config):
     assert tuple(restored.strides) == config["strides"]
 
 
+OPS = [
+    "pw", "pw_groups", "pw_stride_up", "conv3", "depthwise", "relu", "bn", "add", "shared",
+    "nested", "dense", "opsmul", "se", "concat",
+]
+HEADS = ["none", "flatten", "gap", "gap_keepdims"]
+
+
 @st.composite
 def graphs(draw):
     """A small random Functional graph over one channel width, with
-    branches, a shared layer, a nested model and raw keras.ops nodes."""
+    branches, a shared layer, a nested model, raw keras.ops nodes, strided
+    pointwise layers (upsampled back), squeeze-and-excitation gates,
+    Concatenate, depthwise convs, and a classifier head (Flatten, global
+    pooling with or without keepdims) or none."""
     width = draw(st.sampled_from([4, 6, 8]))
     n_ops = draw(st.integers(2, 7))
-    ops = [
-        draw(st.sampled_from(["pw", "pw_groups", "conv3", "relu", "bn", "add", "shared", "nested", "dense", "opsmul"]))
-        for _ in range(n_ops)
-    ]
+    ops = [draw(st.sampled_from(OPS)) for _ in range(n_ops)]
     picks = [draw(st.integers(0, 100)) for _ in range(n_ops)]
-    return width, ops, picks
+    return width, ops, picks, draw(st.sampled_from(HEADS))
 
 
-def _build_graph(width, ops, picks):
-    inputs = keras.Input((5, 5, width), name="image")
+def _build_graph(width, ops, picks, head="none"):
+    inputs = keras.Input((6, 6, width), name="image")
     tensors = [inputs]
     shared = L.Conv2D(width, 1, name="shared_pw")
     for i, (op, pick) in enumerate(zip(ops, picks)):
         x = tensors[pick % len(tensors)]
+        other = tensors[(pick // 7) % len(tensors)]
         if op == "pw":
             y = L.Conv2D(width, 1, activation="relu", name=f"pw{i}")(x)
         elif op == "pw_groups":
             y = L.Conv2D(width, 1, groups=2, name=f"pwg{i}")(x)
+        elif op == "pw_stride_up":
+            y = L.Conv2D(width, 1, strides=2, name=f"pws{i}")(x)
+            y = L.UpSampling2D(2, interpolation="bilinear", name=f"up{i}")(y)
         elif op == "conv3":
             y = L.Conv2D(width, 3, padding="same", name=f"c3_{i}")(x)
+        elif op == "depthwise":
+            y = L.DepthwiseConv2D(3, padding="same", name=f"dw{i}")(x)
         elif op == "relu":
             y = L.ReLU(name=f"relu{i}")(x)
         elif op == "bn":
             y = L.BatchNormalization(name=f"bn{i}")(x)
         elif op == "add":
-            y = L.Add(name=f"add{i}")([x, tensors[(pick // 7) % len(tensors)]])
+            y = L.Add(name=f"add{i}")([x, other])
         elif op == "shared":
             y = shared(x)
         elif op == "nested":
-            sub_in = keras.Input((5, 5, width))
+            sub_in = keras.Input((6, 6, width))
             sub = keras.Model(sub_in, L.Conv2D(width, 1, name=f"inner{i}")(sub_in), name=f"block{i}")
             y = sub(x)
         elif op == "dense":
             y = L.Dense(width, name=f"dense{i}")(x)
+        elif op == "se":
+            s = L.GlobalAveragePooling2D(keepdims=True, name=f"squeeze{i}")(x)
+            s = L.Conv2D(max(1, width // 2), 1, activation="relu", name=f"se_reduce{i}")(s)
+            s = L.Conv2D(width, 1, activation="sigmoid", name=f"se_expand{i}")(s)
+            y = L.Multiply(name=f"excite{i}")([x, s])
+        elif op == "concat":
+            y = L.Concatenate(name=f"concat{i}")([x, other])
+            y = L.Conv2D(width, 1, name=f"merge{i}")(y)
         else:
             y = keras.ops.multiply(x, 0.5)
         tensors.append(y)
     outputs = [tensors[-1]] if len(tensors) < 3 else [tensors[-1], tensors[len(tensors) // 2]]
+    if head == "flatten":
+        outputs[0] = L.Dense(3, name="logits")(L.Flatten(name="flatten")(outputs[0]))
+    elif head == "gap":
+        outputs[0] = L.Dense(3, name="logits")(L.GlobalAveragePooling2D(name="gap")(outputs[0]))
+    elif head == "gap_keepdims":
+        pooled = L.GlobalAveragePooling2D(keepdims=True, name="gap")(outputs[0])
+        outputs[0] = L.Conv2D(3, 1, name="logits")(pooled)
     return randomize(keras.Model(inputs, outputs, name="random_graph"))
 
 

@@ -160,6 +160,64 @@ def keras_1x1_layers(form):
     return keras.Model(x, h, name=f"k1x1_{form}")
 
 
+def five_layers(form):
+    """Conv 3x3, pointwise, strided pointwise, Flatten, two Dense (issue case)."""
+    x = keras.Input((12, 12, 3), name="image")
+    h = L.Conv2D(8, 3, activation="relu", name="stem")(x)
+    h = _pointwise(form, 6, "pw1")(h)
+    h = L.ReLU(name="relu")(h)
+    if form == "conv":
+        h = L.Conv2D(4, 1, strides=2, name="pw2")(h)
+    else:
+        h = L.Dense(4, name="pw2")(L.MaxPooling2D(1, strides=2, name="sub")(h))
+    h = L.Flatten(name="flatten")(h)
+    h = L.Dense(5, activation="relu", name="fc")(h)
+    return keras.Model(x, L.Dense(3, name="logits")(h), name=f"five_{form}")
+
+
+def gap_keepdims_head(form):
+    """Global pooling with keepdims, then pointwise layers on the 1x1 map."""
+    x = keras.Input((8, 8, 3), name="image")
+    h = L.Conv2D(8, 3, padding="same", activation="relu", name="stem")(x)
+    h = L.GlobalAveragePooling2D(keepdims=True, name="pool")(h)
+    h = _pointwise(form, 6, "pw1")(h)
+    h = L.ReLU(name="relu")(h)
+    h = _pointwise(form, 4, "pw2")(h)
+    h = L.Reshape((4,), name="flat")(h)
+    return keras.Model(x, L.Softmax(name="softmax")(h), name=f"gap_keepdims_{form}")
+
+
+def concatenate_branches(form):
+    """A Concatenate of two pointwise branches (as CSPNet does)."""
+    x = keras.Input((8, 8, 3), name="image")
+    h = L.Conv2D(8, 3, padding="same", activation="relu", name="stem")(x)
+    a = L.ReLU(name="relu_a")(_pointwise(form, 4, "pw_a")(h))
+    b = L.ReLU(name="relu_b")(_pointwise(form, 5, "pw_b")(h))
+    c = L.Concatenate(name="concat")([a, b])
+    return keras.Model(x, L.Conv2D(6, 3, padding="same", name="head")(c), name=f"concat_{form}")
+
+
+def bilinear_upsampling(form):
+    """A pointwise layer, bilinear upsampling, another (as DeepLabV3 does)."""
+    x = keras.Input((6, 6, 3), name="image")
+    h = L.Conv2D(8, 3, padding="same", activation="relu", name="stem")(x)
+    h = _pointwise(form, 6, "pw1")(h)
+    h = L.UpSampling2D(2, interpolation="bilinear", name="up")(h)
+    return keras.Model(x, _pointwise(form, 4, "pw2")(h), name=f"bilinear_{form}")
+
+
+def hard_swish_se(form):
+    """A hard-swish squeeze-and-excitation block (as MobileNetV3 has)."""
+    x = keras.Input((8, 8, 3), name="image")
+    h = L.Conv2D(16, 3, padding="same", name="stem")(x)
+    h = L.Activation("hard_swish", name="hswish")(h)
+    s = L.GlobalAveragePooling2D(keepdims=True, name="squeeze")(h)
+    s = L.Activation("relu", name="relu")(_pointwise(form, 4, "reduce")(s))
+    s = L.Activation("hard_sigmoid", name="gate")(_pointwise(form, 16, "expand")(s))
+    h = L.Multiply(name="excite")([h, s])
+    return keras.Model(x, _pointwise(form, 8, "project")(h), name=f"hard_swish_se_{form}")
+
+
 BUILDERS = {
     "residual": residual,
     "strided": strided,
@@ -174,6 +232,11 @@ BUILDERS = {
     "einsum_channels_first": einsum_channels_first,
     "einsum_last_axis": einsum_last_axis,
     "dynamic_spatial": dynamic_spatial,
+    "five_layers": five_layers,
+    "gap_keepdims_head": gap_keepdims_head,
+    "concatenate_branches": concatenate_branches,
+    "bilinear_upsampling": bilinear_upsampling,
+    "hard_swish_se": hard_swish_se,
 }
 
 
@@ -506,12 +569,24 @@ def _dense_form_of(model):
     return dense
 
 
-@pytest.mark.slow
-def test_mobilenet_v2_conv_and_dense_forms_have_one_fingerprint():
-    keras.utils.set_random_seed(11)
-    model = keras.applications.MobileNetV2(
+APPLICATIONS = {
+    "MobileNet": lambda: keras.applications.MobileNet(
+        weights=None, input_shape=(32, 32, 3), classes=10, alpha=0.25
+    ),
+    "MobileNetV2": lambda: keras.applications.MobileNetV2(
         weights=None, input_shape=(32, 32, 3), classes=10, alpha=0.35
-    )
+    ),
+    "MobileNetV3Small": lambda: keras.applications.MobileNetV3Small(
+        weights=None, input_shape=(32, 32, 3), classes=10, alpha=0.75
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(APPLICATIONS))
+def test_real_architectures_conv_and_dense_forms_have_one_fingerprint(name):
+    keras.utils.set_random_seed(11)
+    model = APPLICATIONS[name]()
     randomize(model)
     dense = _dense_form_of(model)
     raw_before = converters.export_onnx(dense)
@@ -520,9 +595,14 @@ def test_mobilenet_v2_conv_and_dense_forms_have_one_fingerprint():
     raw_dense = converters.export_onnx(dense)
     conv_print = converters.fingerprint(raw_conv)
     assert converters.fingerprint(raw_before) != conv_print
-    assert converters.fingerprint(raw_dense) == conv_print
+    assert converters.fingerprint(raw_dense) == conv_print, converters.graph_diff(raw_conv, raw_dense)
     x = sample(model)
     expected = np.asarray(model(x, training=False))
     np.testing.assert_allclose(
         run_onnx(converters.canonicalize(raw_dense), x), expected, rtol=1e-4, atol=1e-5
     )
+    # The deployment conv form adds no Transpose to tf2onnx's export.
+    conv_form = canonical.to_form(raw_dense, "conv")
+    transposes = [sum(n.op_type == "Transpose" for n in p.graph.node) for p in (conv_form, raw_conv)]
+    assert transposes[0] <= transposes[1]
+    np.testing.assert_allclose(run_onnx(conv_form, x), expected, rtol=1e-4, atol=1e-5)

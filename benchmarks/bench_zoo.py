@@ -1,0 +1,245 @@
+"""The zoo sweep: every keras.applications architecture, both forms.
+
+For each architecture (``weights=None``, random weights with BatchNorm
+statistics far from the identity, input 96x96, 10 classes), one row:
+
+- the form it is written in, and how many pointwise layers the converter
+  turns into the other form (``conv_to_dense`` for conv nets,
+  ``dense_to_conv`` for ConvNeXt, whose pointwise layers are Dense);
+- whether converting back gives bit-identical weights;
+- whether the tf2onnx exports of both forms have one canonical fingerprint;
+- the largest onnxruntime error of the canonical graphs against Keras;
+- the seconds tf2onnx takes to export the model, and canonicalize takes on
+  its export;
+- onnxruntime CPU latency (batch 8, 2 threads, spinning off, interleaved
+  rounds) of the deployment forms against tf2onnx's raw export of the model
+  as written: ``to_form(.., "matmul")``, ``to_form(.., "conv")`` and the
+  faster of the two; and how many Transposes the conv form has beyond the
+  raw export's.
+
+Quick mode sweeps one small architecture. A row that fails says why in
+its last column; the sweep goes on.
+
+The raw exports of the original models are cached under
+``bench-results/cache`` (keyed by the library versions); the converted
+forms are exported afresh every run.
+"""
+
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import harness  # noqa: E402  (run.py puts benchmarks/ on sys.path)
+
+SIZE = 96
+QUICK_SIZE = 32
+BATCH = 8
+
+ARCHITECTURES = [
+    "ConvNeXtTiny", "ConvNeXtSmall", "ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtXLarge",
+    "DenseNet121", "DenseNet169", "DenseNet201",
+    "EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3", "EfficientNetB4",
+    "EfficientNetB5", "EfficientNetB6", "EfficientNetB7",
+    "EfficientNetV2B0", "EfficientNetV2B1", "EfficientNetV2B2", "EfficientNetV2B3",
+    "EfficientNetV2S", "EfficientNetV2M", "EfficientNetV2L",
+    "InceptionResNetV2", "InceptionV3",
+    "MobileNet", "MobileNetV2", "MobileNetV3Small", "MobileNetV3Large",
+    "NASNetMobile", "NASNetLarge",
+    "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2",
+    "VGG16", "VGG19", "Xception",
+]
+QUICK = ["MobileNet"]
+
+
+def _cache_path(name):
+    import importlib.metadata as md
+
+    versions = "-".join(md.version(p) for p in ("tensorflow", "keras", "tf2onnx", "onnx"))
+    folder = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench-results", "cache"
+    )
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, f"zoo-{name}-{versions}.onnx")
+
+
+def randomize(model, seed=0):
+    """Random weights everywhere; BatchNorm statistics far from the identity."""
+    import keras
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        shape = tuple(weight.shape)
+        if "moving_variance" in weight.path or "gamma" in weight.path:
+            value = rng.uniform(0.5, 1.5, size=shape)
+        elif "moving_mean" in weight.path:
+            value = rng.normal(0.0, 0.2, size=shape)
+        else:
+            fan = max(1, int(np.prod(shape[:-1]))) if len(shape) > 1 else 16
+            value = rng.normal(0.0, 1.0 / np.sqrt(fan), size=shape)
+        weight.assign(value.astype(keras.backend.standardize_dtype(weight.dtype)))
+    return model
+
+
+def _build(name, size):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    build = getattr(keras.applications, name)
+    return randomize(build(weights=None, input_shape=(size, size, 3), classes=10))
+
+
+def _same_weights(a, b):
+    import numpy as np
+
+    wa = {w.path: np.asarray(w.numpy()) for w in a.weights}
+    wb = {w.path: np.asarray(w.numpy()) for w in b.weights}
+    return len(wa) == len(wb) and all(
+        x.shape == y.shape and x.dtype == y.dtype and x.tobytes() == y.tobytes()
+        for x, y in zip(
+            (wa[k] for k in sorted(wa)), (wb[k] for k in sorted(wb))
+        )
+    )
+
+
+def _export(model, name):
+    import onnx
+
+    from keras_1x1 import converters
+
+    path = _cache_path(name) if name else None
+    if path and os.path.exists(path):
+        return onnx.load(path), None
+    start = time.perf_counter()
+    proto = converters.export_onnx(model)
+    seconds = time.perf_counter() - start
+    if path:
+        onnx.save(proto, path)
+    return proto, seconds
+
+
+def _latency(graphs, x, quick):
+    from keras_1x1.converters.onnx import runtime
+
+    sessions = {k: runtime.make_session(p, "cpu", threads=2, spinning=False) for k, p in graphs.items()}
+    feeds = {s.get_inputs()[0].name: x for s in sessions.values()}
+
+    def runner(session):
+        names = [o.name for o in session.get_outputs()]
+        return lambda: session.run(names, feeds)
+
+    settings = harness.settings(quick)
+    if not quick:
+        import dataclasses
+
+        settings = dataclasses.replace(settings, rounds=15, warmup=2, min_sample_s=0.02)
+    result = harness.compare(
+        [harness.Candidate(k, runner(s), baseline=k == "raw") for k, s in sessions.items()],
+        settings=settings,
+    )
+    return {k: result.ratio(k) for k in graphs}
+
+
+def row(name, size, quick):
+    import numpy as np
+
+    from keras_1x1 import converters
+    from keras_1x1.converters.keras import signature
+    from keras_1x1.converters.onnx import canonical, runtime
+
+    model = _build(name, size)
+    dense = converters.conv_to_dense(model)
+    if dense.conversion_report.converted:
+        form, other, back = "conv", dense, converters.dense_to_conv
+    else:
+        form, other = "dense", converters.dense_to_conv(model)
+        back = converters.conv_to_dense
+    converted = len(other.conversion_report.converted)
+    exact = _same_weights(model, back(other))
+
+    raw, export_s = _export(model, f"{name}-{size}")
+    start = time.perf_counter()
+    canonical_proto = converters.canonicalize(raw)
+    canonicalize_s = time.perf_counter() - start
+    other_raw, _ = _export(other, None)
+    same = converters.fingerprint(other_raw) == converters.fingerprint(canonical_proto)
+    diff = "" if same else converters.graph_diff(raw, other_raw)
+
+    x = np.random.default_rng(1).normal(size=(BATCH, size, size, 3)).astype("float32")
+    name_in = raw.graph.input[0].name
+    expected = next(iter(signature.run(model, {name_in: x}).values()))
+    error = 0.0
+    for proto in (canonical_proto, converters.canonicalize(other_raw)):
+        session = runtime.make_session(proto, "cpu")
+        got = next(iter(runtime.run(session, {name_in: x}).values()))
+        error = max(error, float(np.abs(got - expected).max()))
+
+    graphs = {
+        "raw": raw,
+        "matmul": canonical.to_form(raw, "matmul"),
+        "conv": canonical.to_form(raw, "conv"),
+    }
+    ratios = _latency(graphs, x, quick)
+    transposes = {k: sum(n.op_type == "Transpose" for n in p.graph.node) for k, p in graphs.items()}
+    best = min(ratios["matmul"], ratios["conv"])
+    return [
+        name,
+        form,
+        converted,
+        "yes" if exact else "NO",
+        "yes" if same else "NO",
+        error,
+        "" if export_s is None else export_s,
+        canonicalize_s,
+        ratios["matmul"],
+        ratios["conv"],
+        best,
+        transposes["conv"] - transposes["raw"],
+        diff,
+    ]
+
+
+def run(quick=False):
+    import gc
+
+    import keras
+
+    names = QUICK if quick else ARCHITECTURES
+    only = os.environ.get("KERAS_1X1_ZOO")
+    if only:
+        names = [n.strip() for n in only.split(",") if n.strip()]
+    size = QUICK_SIZE if quick else SIZE
+    rows = []
+    for name in names:
+        started = time.perf_counter()
+        try:
+            rows.append(row(name, size, quick))
+        except Exception as error:  # noqa: BLE001 - one architecture's failure is a row
+            text = " ".join(f"{type(error).__name__}: {error}".split())[:300]
+            rows.append([name, "", "", "", "", "", "", "", "", "", "", "", f"FAILED: {text}"])
+        keras.backend.clear_session()
+        gc.collect()
+        print(f"  [zoo] {name}: {time.perf_counter() - started:.0f} s", flush=True)
+    return harness.Table(
+        f"Zoo sweep: every keras.applications architecture ({size}x{size}, batch {BATCH})",
+        [
+            "architecture", "written as", "pointwise converted", "round trip exact",
+            "fingerprints equal", "ORT max abs error", "export s", "canonicalize s",
+            "matmul / raw", "conv / raw", "best / raw", "extra Transposes (conv)", "difference",
+        ],
+        rows,
+        notes=[
+            "weights=None with random weights and BatchNorm statistics; the other form by "
+            "conv_to_dense (dense_to_conv for ConvNeXt), verified in Keras; round trip: back "
+            "to the written form, every weight compared byte for byte.",
+            "fingerprints: the canonical fingerprint of tf2onnx's export of each form; ORT "
+            "error: the canonical graph of each export in onnxruntime against Keras.",
+            "latency: onnxruntime CPU, 2 threads, spinning off, ratio of medians to tf2onnx's "
+            "raw export of the model as written, measured in interleaved rounds (1.00 is "
+            "parity); best is the faster of the two deployment forms.",
+            "extra Transposes: Transpose nodes of to_form(.., 'conv') minus those of the raw "
+            "export (0 or fewer: none added).",
+            "export s: blank when the export came from the cache.",
+        ],
+    )
