@@ -52,14 +52,45 @@ def detect_groups(kernel):
     with ``g`` blocks whose off-diagonal entries are exactly zero (1 for a
     kernel of zeros: nothing says it was grouped)."""
     cin, cout = kernel.shape
-    if not np.any(kernel):
-        return 1
     g_max = int(np.gcd(cin, cout))
-    for g in sorted((d for d in range(2, g_max + 1) if g_max % d == 0), reverse=True):
-        blocks = kernel.reshape(g, cin // g, g, cout // g).transpose(0, 2, 1, 3)
-        if not np.any(blocks[~np.eye(g, dtype=bool)]):
+    if g_max < 2 or not np.any(kernel):
+        return 1
+    # Blocks for g imply blocks for every divisor of g, so g can only be
+    # made of the primes whose blocks are zero off the diagonal; a dense
+    # kernel shows it in one look at an off-diagonal corner per prime.
+    primes = _prime_factors(g_max)
+    passed = [p for p in primes if _off_diagonal_zero(kernel, p)]
+    if not passed:
+        return 1
+    candidates = [
+        d for d in range(2, g_max + 1)
+        if g_max % d == 0 and all(d % p or p in passed for p in primes)
+    ]
+    for g in reversed(candidates):
+        if _off_diagonal_zero(kernel, g):
             return g
     return 1
+
+
+def _prime_factors(n):
+    factors, p = [], 2
+    while p * p <= n:
+        if n % p == 0:
+            factors.append(p)
+            while n % p == 0:
+                n //= p
+        p += 1
+    return factors + ([n] if n > 1 else [])
+
+
+def _off_diagonal_zero(kernel, groups):
+    cin, cout = kernel.shape
+    blocks = kernel.reshape(groups, cin // groups, groups, cout // groups)
+    if groups <= 8:  # views, no copy; stops at the first non-zero block
+        return not any(
+            np.any(blocks[i, :, j, :]) for i in range(groups) for j in range(groups) if i != j
+        )
+    return not np.any(blocks.transpose(0, 2, 1, 3)[~np.eye(groups, dtype=bool)])
 
 
 def onnx_weight(kernel, groups, spatial):

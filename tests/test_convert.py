@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_1x1 import Conv1x1, ConversionError, PixelDense, UserInputError, converters
+from keras_1x1 import Conv1x1, ConversionError, PixelDense, UserInputError, converters, io
 from keras_1x1.converters.keras import signature as checks
 from model_zoo import (
     assert_differs_then_matches,
@@ -427,3 +427,133 @@ def test_a_subsampling_pool_read_by_another_layer_is_not_folded():
     folded = converters.dense_to_conv(alone)
     assert folded.get_layer("pixel_alone").strides == (2, 2)
     assert not any(isinstance(layer, L.MaxPooling2D) for layer in folded.layers)
+
+
+# -- layers inside layers: saving, copying, tracing -------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class _Holder(L.Layer):
+    """Holds the layer it is given and serializes it in its own config, so a
+    reload rebuilds the layer it holds from that config."""
+
+    def __init__(self, inner, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(inner, L.Layer):
+            inner = keras.saving.deserialize_keras_object(inner)
+        self.inner = inner
+
+    def build(self, input_shape):
+        if not self.inner.built:
+            self.inner.build(input_shape)
+
+    def call(self, x):
+        return 2.0 * self.inner(x)
+
+    def get_config(self):
+        return {**super().get_config(), "inner": keras.saving.serialize_keras_object(self.inner)}
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class _Block(L.Layer):
+    """Builds its Dense in __init__ from its own arguments."""
+
+    def __init__(self, units=4, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.proj = L.Dense(units, name="proj")
+
+    def build(self, input_shape):
+        self.proj.build(input_shape)
+
+    def call(self, x):
+        return self.proj(x)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def _tokens_model(layer):
+    tokens = keras.Input((6, 3), name="tokens")
+    return randomize(keras.Model(tokens, layer(tokens)))
+
+
+def test_a_sublayer_whose_parent_serializes_it_reloads_in_the_converted_form(tmp_path):
+    model = _tokens_model(_Holder(L.Dense(4, name="proj"), name="holder"))
+    conv = converters.dense_to_conv(model)
+    assert _report(conv)["holder/inner"].result == "Conv1D"
+    assert isinstance(conv.get_layer("holder").inner, L.Conv1D)
+    assert any("reloads the converted form" in n for n in conv.conversion_report.notes)
+    io.save_model(conv, tmp_path / "conv.keras")
+    loaded = io.load_model(tmp_path / "conv.keras")
+    assert isinstance(loaded.get_layer("holder").inner, L.Conv1D)
+    x = checks.sample_inputs(model)
+    assert_differs_then_matches(model, loaded, x)
+    back = converters.conv_to_dense(loaded)
+    assert isinstance(back.get_layer("holder").inner, L.Dense)
+    assert_same_layer_weights(model, back)
+
+
+def test_a_sublayer_its_parent_builds_itself_makes_every_save_refuse(tmp_path):
+    model = _tokens_model(_Block(name="block"))
+    conv = converters.dense_to_conv(model)
+    assert isinstance(conv.get_layer("block").proj, L.Conv1D)
+    assert_differs_then_matches(model, conv)
+    message = r"model '.*' cannot be saved as .keras: 'block' \(_Block\) builds its sublayers"
+    for save in (conv.save, lambda p: keras.saving.save_model(conv, p), lambda p: io.save_model(conv, p)):
+        with pytest.raises(UserInputError, match=message):
+            save(tmp_path / "conv.keras")
+    with pytest.raises(UserInputError, match=message):
+        keras.models.clone_model(conv)  # a clone from configs would be the original form
+    note = [n for n in conv.conversion_report.notes if n.startswith("saving:")][0]
+    assert "'block/proj' would reload as the original layer" in note and "ONNX" in note
+    # The way back makes it savable again, and the original saves as ever.
+    back = converters.conv_to_dense(conv)
+    io.save_model(back, tmp_path / "back.keras")
+    assert isinstance(io.load_model(tmp_path / "back.keras").get_layer("block").proj, L.Dense)
+    model.save(tmp_path / "model.keras")
+
+
+class _Locked(L.Layer):
+    """Holds a lock, which no copy can take."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        import threading
+
+        self.lock = threading.Lock()
+        self.proj = L.Dense(4, name="proj")
+
+    def call(self, x):
+        return self.proj(x)
+
+
+def test_a_layer_that_cannot_be_copied_is_named_with_the_cause():
+    model = _tokens_model(_Locked(name="locked"))
+    with pytest.raises(UserInputError) as caught:
+        converters.dense_to_conv(model)
+    text = str(caught.value)
+    assert text.startswith("layer 'locked' (_Locked) cannot be copied: its attribute 'lock'")
+    assert "lock" in text.split("(", 2)[-1] and "\n" not in text
+
+
+class _EagerOnly(L.Layer):
+    """Runs eagerly, but reads its input's values in Python (no symbolic run)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.proj = L.Dense(4, name="proj")
+
+    def call(self, x):
+        scale = float(keras.ops.convert_to_numpy(keras.ops.max(x)))
+        return self.proj(x) * scale
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[:-1] + (4,)
+
+
+def test_a_model_that_cannot_be_traced_gets_one_line():
+    model = _tokens_model(_EagerOnly(name="eager"))
+    with pytest.raises(UserInputError, match=r"cannot be traced on symbolic inputs of shapes \[\(None, 6, 3\)\]") as caught:
+        converters.dense_to_conv(model)
+    assert "\n" not in str(caught.value)

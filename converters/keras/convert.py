@@ -139,7 +139,7 @@ class _Conversion:
         changed = {id(swap.new) for swap in self.swaps}
         changed |= {id(c) for c in self._rebuilt(new_model, containers)}
         self.notes(new_model)
-        saving.check_saves(new_model, changed, self.report)
+        saving.check_saves(new_model, changed, self.report, self.model)
         return self.finish(new_model, verify)
 
     # -- deciding -------------------------------------------------------------

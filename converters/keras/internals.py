@@ -260,6 +260,8 @@ class LayerCopier(dict):
                     ) from error
         vars(new).clear()
         vars(new).update(copied)
+        if "_nodes" in copied and "_nodes_by_depth" in copied:
+            _rekey_nodes(new)
         return new
 
     def _register_values(self, value, depth=0):
@@ -277,6 +279,24 @@ class LayerCopier(dict):
 _ABSENT = object()
 
 
+def _rekey_nodes(function):
+    """A copied graph names its nodes anew: Keras keys them by the id of
+    their operation and their place in its calls (``{id}_ib-{index}``)."""
+    try:
+        from keras.src.ops.function import make_node_key
+    except ImportError as error:
+        raise _missing("keras.src.ops.function.make_node_key", error) from None
+    keys = set()
+    for nodes in vars(function)["_nodes_by_depth"].values():
+        for node in nodes:
+            calls = vars(node.operation)["_inbound_nodes"]
+            if not any(n is node for n in calls):
+                calls.append(node)
+            index = next(i for i, n in enumerate(calls) if n is node)
+            keys.add(make_node_key(node.operation, index))
+    vars(function)["_nodes"] = keys
+
+
 def _graph_nodes(op):
     """The nodes of the graph a Functional (or Sequential) model holds."""
     if isinstance(op, keras.Sequential):
@@ -285,6 +305,26 @@ def _graph_nodes(op):
     if not is_functional(op):
         return []
     return [node for nodes in nodes_by_depth(op).values() for node in nodes]
+
+
+@contextlib.contextmanager
+def deferred_variables():
+    """Layers built inside get variables without values (no random draws,
+    no memory): for rebuilding a layer from its config only to read the
+    configs of what it builds. Keras keeps such variables in a global list
+    until they are initialized; the ones made here are dropped from it."""
+    try:
+        from keras.src.backend.common import global_state
+        from keras.src.backend.common.stateless_scope import StatelessScope
+    except ImportError as error:
+        raise _missing("keras.src.backend.common.stateless_scope.StatelessScope", error) from None
+    pending = global_state.get_global_attribute("uninitialized_variables", [], set_to_default=True)
+    before = len(pending)
+    try:
+        with StatelessScope(initialize_variables=False):
+            yield
+    finally:
+        del pending[before:]
 
 
 # -- recording the calls of sublayers --------------------------------------------------
@@ -450,8 +490,8 @@ def check():
         raise _missing("keras.src.backend.standardize_data_format", error) from None
     _saveable_class()
     _no_tracking()
-    copier = LayerCopier(dense)
-    twin = copier.copy(dense)
+    twin = LayerCopier(dense).copy(dense)
+    LayerCopier(model).copy(model).get_config()  # a copied graph keys its nodes anew
     if twin.kernel is dense.kernel or not twin.built or inbound_nodes(twin):
         raise _missing("a layer copy of its own", "the copy shares state with the original")
     seen = []

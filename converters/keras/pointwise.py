@@ -38,6 +38,9 @@ from . import graph
 # The attribute a chain carries with the EinsumDense it came from (equation,
 # bias axes, output shape), so the way back restores it letter for letter.
 EINSUM_ORIGIN = "keras_1x1_einsum"
+# The attribute a Dense carries with what only its conv form has (padding,
+# dilation: they change nothing for a 1x1 window), restored on the way back.
+CONV_ORIGIN = "keras_1x1_conv"
 
 CONV_CLASSES = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 KERAS_CONV = {1: keras.layers.Conv1D, 2: keras.layers.Conv2D, 3: keras.layers.Conv3D}
@@ -84,6 +87,7 @@ class PointwiseMap:
     # Pass-through dims (static sizes or None), for the reshapes of a chain.
     positions: tuple = ()
     einsum: dict = None  # the EinsumDense it came from, when it did
+    conv: dict = None  # the conv's padding and dilation, when it came from one
 
     @property
     def units(self):
@@ -171,6 +175,9 @@ def conv_map(layer, calls):
         source=layer,
         config=shared_config(layer),
         einsum=getattr(layer, EINSUM_ORIGIN, None),
+        conv=None if isinstance(layer, Conv1x1) else {
+            "padding": layer.padding, "dilation_rate": tuple(layer.dilation_rate)
+        },
     )
 
 
@@ -220,6 +227,7 @@ def dense_map(layer, calls):
         source=layer,
         config=shared_config(layer),
         einsum=_einsum_origin(layer) if depth == 0 else None,
+        conv=getattr(layer, CONV_ORIGIN, None),
     )
 
 
@@ -529,6 +537,8 @@ def to_dense(m, target, taken):
         detail.append(f"EinsumDense '{equation}'")
     layers.append(dense)
     weights.append((dense, arrays))
+    if m.conv is not None:
+        object.__setattr__(dense, CONV_ORIGIN, dict(m.conv))
     result = " + ".join(type(layer).__name__ for layer in layers)
     return Plan(layers, weights, result, "; ".join(detail))
 
@@ -558,12 +568,15 @@ def to_conv(m, target, taken, strides=None):
         )
         arrays = [kernel]
     else:
+        origin = m.conv or {}
+        dilation = tuple(origin.get("dilation_rate", ()))
         conv = KERAS_CONV[n](
             m.units,
             1,
             strides=strides,
-            padding="valid",
+            padding=origin.get("padding", "valid"),
             data_format=m.data_format,
+            dilation_rate=dilation if len(dilation) == n else 1,
             groups=groups,
             **kwargs,
         )

@@ -20,12 +20,15 @@ order of the weights is kept).
 Every other layer is copied with its state, never rebuilt from its config
 (`internals.LayerCopier`): layers whose config does not round trip copy
 as well as any, objects shared by two layers stay shared, and the new model
-shares no variable with the original, which is never touched. Functional
-models go through `keras.models.clone_model` with a `clone_function` and a
-`call_function`; Sequential models are rebuilt from their layer list;
-a subclassed model is copied (with its swaps). Shared layers stay shared;
-nested models are rebuilt recursively (on the shapes of the tensors they
-are now called on).
+shares no variable with the original, which is never touched. A model
+whose graphs do not change (only layers inside layers do) is copied whole,
+so it keeps its class and its graph. Otherwise Functional models go
+through `keras.models.clone_model` with a `clone_function` and a
+`call_function`, Sequential models are rebuilt from their layer list, and
+the result is a plain Functional (or Sequential) model; a subclassed model
+is always copied (with its swaps). Shared layers stay shared; nested models
+are rebuilt recursively (on the shapes of the tensors they are now called
+on).
 """
 
 import contextlib
@@ -170,6 +173,7 @@ class Rebuilder:
         """
         check_rebuildable(model)
         self._copier = internals.LayerCopier(model)
+        initializers = self._defer_initializers()
         for swap in self.swaps:
             self._build_swap(swap)
         depth = sum(len(getattr(m, "layers", ())) for m in _containers(model))
@@ -178,12 +182,15 @@ class Rebuilder:
                 with _name_scopes(container):
                     new = self._rebuild(container, None, "nested model")
                 self._copier.seed(container, new)
-            if is_container(model):
-                new_model = self._rebuild(model, input_shapes)
-            else:
-                new_model = self._copy(model)
+            # With nothing to change in a graph, the model is copied whole:
+            # it keeps its class (a keras-hub backbone stays one) and its
+            # graph; a changed graph is rebuilt as a Functional model.
+            whole = not is_container(model) or (not self.plan and input_shapes is None)
+            new_model = self._copy(model) if whole else self._rebuild(model, input_shapes)
         self._assign_weights()
-        if keep_compile and is_container(model) and getattr(model, "compiled", False):
+        for layer, name, initializer in initializers:
+            setattr(layer, name, initializer)
+        if keep_compile and not whole and getattr(model, "compiled", False):
             try:
                 new_model.compile_from_config(model.get_compile_config())
             except Exception:  # noqa: BLE001 - compile state is best effort
@@ -310,6 +317,24 @@ class Rebuilder:
             ) from error
         self._copied.add(id(new))
         return new
+
+    def _defer_initializers(self):
+        """Build the new layers with zeros: every weight they get is carried
+        over afterwards, and drawing random kernels first costs more than
+        the copy (a BERT-base backbone: seconds). The initializers are put
+        back once the weights are in, so the configs still name them."""
+        new = [swap.new for swap in self.swaps]
+        new += [layer for action in self.plan.values() if isinstance(action, Replace) for layer in action.layers]
+        deferred = []
+        stack = list(new)
+        while stack:
+            layer = stack.pop()
+            stack.extend(internals.sublayers(layer))
+            for name, value in list(vars(layer).items()):
+                if name.endswith("_initializer") and isinstance(value, keras.initializers.Initializer):
+                    deferred.append((layer, name, value))
+                    setattr(layer, name, keras.initializers.Zeros())
+        return deferred
 
     def _build_swap(self, swap):
         try:
