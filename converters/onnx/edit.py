@@ -163,15 +163,80 @@ class Editor:
             "Transpose", [value], {"perm": list(perm)}, before=before, shape=out, dtype=value.dtype
         )
 
+    def target_spec(self, value, shape):
+        """How a Reshape of `value` to `shape` writes its target (`TargetSpec`),
+        or None when it cannot."""
+        static = reshape_target(dims(value), shape)
+        if static is not None:
+            return ("static", tuple(static))
+        sources = [value] + [v for v in self.graph.inputs if v is not value]
+        entries = []
+        for d in shape:
+            if isinstance(d, int):
+                entries.append(d)
+                continue
+            found = None
+            for source in sources:
+                own = dims(source) or []
+                if d in own:
+                    found = (source, own.index(d))
+                    break
+            if found is None:
+                return None
+            entries.append(found)
+        return ("dynamic", tuple(entries))
+
+    def can_reshape(self, value, shape):
+        return self.can_reshape_dims(dims(value), shape)
+
+    def can_reshape_dims(self, source, shape):
+        """Whether a Reshape from `source` dims to `shape` can be written."""
+        if source is None or shape is None:
+            return False
+        if reshape_target(source, shape) is not None:
+            return True
+        known = set(d for d in source if not isinstance(d, int))
+        for value in self.graph.inputs:
+            known.update(d for d in (dims(value) or []) if not isinstance(d, int))
+        return all(isinstance(d, int) or d in known for d in shape)
+
+    def build_target(self, spec, *, before):
+        """The target value of a `target_spec`: a constant, or the dims read
+        with ``Shape(source, start=axis, end=axis + 1)`` and one Concat."""
+        kind, entries = spec
+        if kind == "static":
+            return self.int64(list(entries))
+        pieces, static = [], []
+        for entry in entries:
+            if isinstance(entry, int):
+                static.append(entry)
+                continue
+            if static:
+                pieces.append(self.int64(static))
+                static = []
+            source, axis = entry
+            pieces.append(
+                self.node(
+                    "Shape", [source], {"start": axis, "end": axis + 1}, before=before,
+                    shape=[1], dtype=ir.DataType.INT64,
+                )
+            )
+        if static:
+            pieces.append(self.int64(static))
+        if len(pieces) == 1:
+            return pieces[0]
+        return self.node(
+            "Concat", pieces, {"axis": 0}, before=before, shape=[len(entries)], dtype=ir.DataType.INT64
+        )
+
     def reshape(self, value, shape, *, before):
         """``Reshape(value)`` to `shape` (ints and symbolic names), its target
-        spelled canonically by `reshape_target`."""
-        target = reshape_target(dims(value), shape)
-        if target is None:
-            raise ValueError(f"no canonical Reshape from {dims(value)} to {shape}")
-        return self.node(
-            "Reshape", [value, self.int64(target)], before=before, shape=shape, dtype=value.dtype
-        )
+        in its one spelling (`target_spec`)."""
+        spec = self.target_spec(value, shape)
+        if spec is None:
+            raise ValueError(f"no Reshape target from {dims(value)} to {shape}")
+        target = self.build_target(spec, before=before)
+        return self.node("Reshape", [value, target], before=before, shape=shape, dtype=value.dtype)
 
     def replace(self, old, new):
         """Every use of `old` (a graph output too) now reads `new`."""
@@ -188,6 +253,43 @@ class Editor:
                 new.name = name
                 outputs[i] = new
         old.replace_all_uses_with(new)
+
+
+def read_target(value):
+    """The `Editor.target_spec` a Reshape target value is written as, or None
+    for a target spelled another way."""
+    array = const_array(value)
+    if array is not None:
+        return ("static", tuple(int(v) for v in array.reshape(-1)))
+    node = value.producer()
+    parts = [value] if node is None or node.op_type != "Concat" else list(node.inputs)
+    entries = []
+    for part in parts:
+        array = const_array(part)
+        producer = part.producer()
+        if array is not None:
+            entries += [int(v) for v in array.reshape(-1)]
+        elif producer is not None and producer.op_type == "Shape":
+            start, end = int_attr(producer, "start", 0), int_attr(producer, "end")
+            if end != start + 1:
+                return None
+            entries.append((producer.inputs[0], start))
+        else:
+            return None
+    return ("dynamic", tuple(entries))
+
+
+def same_spec(a, b):
+    if a is None or b is None or a[0] != b[0] or len(a[1]) != len(b[1]):
+        return False
+    for x, y in zip(a[1], b[1]):
+        if isinstance(x, tuple) != isinstance(y, tuple):
+            return False
+        if isinstance(x, tuple) and (x[0] is not y[0] or x[1] != y[1]):
+            return False
+        if not isinstance(x, tuple) and x != y:
+            return False
+    return True
 
 
 def reshape_target(source, shape):

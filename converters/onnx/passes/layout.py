@@ -225,11 +225,13 @@ class Layout:
             self.alias[id(node.outputs[0])] = (stored, new)
             self.changed = True
             return None
-        spelled = edit.reshape_target(edit.dims(stored), shape)
-        if spelled is None:
+        spec = self.editor.target_spec(stored, shape)
+        if spec is None:
             return self.default(node)
         self._rewire(node, 0, stored)
-        self._set_const(node, 1, np.asarray(spelled, dtype=np.int64))
+        if not edit.same_spec(edit.read_target(node.inputs[1]), spec):
+            node.replace_input_with(1, self.editor.build_target(spec, before=node))
+            self.changed = True
         out = node.outputs[0]
         edit.set_type(out, shape, None)
         if not edit.is_identity(new):

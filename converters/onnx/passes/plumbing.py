@@ -132,6 +132,8 @@ def evaluate(nodes, shapes, consts):
         attrs = None
         if node.op_type in ("Shape", "Size"):
             shape = shapes.get(node.input[0], (None,))[0]
+            if shape is None and node.input[0] in consts:
+                shape = list(consts[node.input[0]].shape)
             if shape is None:
                 continue
             attrs = _attrs(node)

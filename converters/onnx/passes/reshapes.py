@@ -99,6 +99,39 @@ def _core(shape):
     return [d for d in shape if d != 1]
 
 
+def _size(dims, k):
+    values = [shapes.concrete(d, k) for d in dims]
+    return None if None in values else int(np.prod(values, dtype=np.int64))
+
+
+def _split(source, target):
+    """The shape between the two Reshapes a Reshape from `source` to `target`
+    splits into, when it changes both the trailing axes (the last axis and
+    what merges into it) and the leading ones; None otherwise.
+
+    The leading change is the one next to the ops that do not care about it
+    (a pointwise MatMul): after the trailing one when it merges axes (a
+    flatten moves forward) or only adds or drops unit axes, before it when
+    it splits them (a restore).
+    """
+    for k in range(len(source) - 1, -1, -1):
+        for j in range(len(target) - 1, -1, -1):
+            sizes = [(_size(source[k:], p), _size(target[j:], p)) for p in (0, 1)]
+            if None in (x for pair in sizes for x in pair):
+                return None
+            if all(a == b for a, b in sizes):
+                lead_src, lead_tgt = source[:k], target[:j]
+                if source[k:] == target[j:] or lead_src == lead_tgt:
+                    return None
+                if len(lead_src) >= len(lead_tgt) or _core(lead_src) == _core(lead_tgt):
+                    # Trailing first, then the merge (or the unit axes).
+                    return lead_src + target[j:]
+                return lead_tgt + source[k:]  # the split first, then trailing
+            if sizes[0][1] > sizes[0][0]:
+                break
+    return None
+
+
 class Reshapes:
     def __init__(self, model):
         self.graph = model.graph
@@ -133,21 +166,48 @@ class Reshapes:
             self._drop(node)
             return True
         inner = x.producer()
-        if inner is not None and inner.op_type == "Reshape" and edit.dims(inner.inputs[0]) is not None:
+        if (
+            inner is not None
+            and inner.op_type == "Reshape"
+            and edit.dims(inner.inputs[0]) is not None
+            and self.editor.can_reshape(inner.inputs[0], target)
+        ):
+            origin = inner.inputs[0]
+            middle = _split(edit.dims(origin), target)
+            if middle is not None:
+                # Two Reshapes that are one that splits: the pair it splits into.
+                if middle == source or not (
+                    self.editor.can_reshape(origin, middle)
+                    and self.editor.can_reshape_dims(middle, target)
+                ):
+                    return self._after(node, x, out, source, target)
+                first = self.editor.reshape(origin, middle, before=node)
+                self.editor.replace(out, self.editor.reshape(first, target, before=node))
+                self._drop(node)
+                self._drop(inner)
+                return True
             new = self.editor.reshape(inner.inputs[0], target, before=node)
             self.editor.replace(out, new)
             self._drop(node)
             self._drop(inner)
             return True
-        current = edit.const_array(node.inputs[1])
-        canonical = edit.reshape_target(source, target)
-        if canonical is not None and (current is None or current.tolist() != canonical):
-            node.replace_input_with(1, self.editor.int64(canonical))
+        return self._after(node, x, out, source, target)
+
+    def _after(self, node, x, out, source, target):
+        """The rest of `_visit`, once the Reshape is not one of two to merge."""
+        wanted = self.editor.target_spec(x, target)
+        if wanted is not None and not edit.same_spec(edit.read_target(node.inputs[1]), wanted):
+            node.replace_input_with(1, self.editor.build_target(wanted, before=node))
             if "allowzero" in node.attributes:
                 del node.attributes["allowzero"]
             return True
         core = _core(source)
-        if core == _core(target) and _dropped(source, target) is None and _dropped(target, source) is None:
+        if (
+            core == _core(target)
+            and _dropped(source, target) is None
+            and _dropped(target, source) is None
+            and self.editor.can_reshape(x, core)
+        ):
             # Only unit axes move: drop them all, then add those wanted.
             bare = self.editor.reshape(x, core, before=node)
             self.editor.replace(out, self.editor.reshape(bare, target, before=node))
@@ -156,6 +216,16 @@ class Reshapes:
         dropped = _dropped(source, target)
         if dropped is not None:
             return self._hoist(node, dropped)
+        middle = _split(source, target)
+        if (
+            middle is not None
+            and self.editor.can_reshape(x, middle)
+            and self.editor.can_reshape_dims(middle, target)
+        ):
+            first = self.editor.reshape(x, middle, before=node)
+            self.editor.replace(out, self.editor.reshape(first, target, before=node))
+            self._drop(node)
+            return True
         moved = False
         for use in list(out.uses()):
             if use.node.graph is not None:
@@ -270,6 +340,12 @@ class Reshapes:
             shape = edit.dims(inputs[i])
             if shape is None or any(shape[a - offset] != 1 for a in dropped if a - offset >= 0):
                 return None
+        if op == "Transpose" and not self.editor.can_reshape_dims(
+            edit.dims(producer.inputs[0]),
+            [d for a, d in enumerate(edit.dims(producer.inputs[0])) if a not in sorted(
+                edit.ints_attr(producer, "perm")[d] for d in dropped)],
+        ):
+            return None
         for i, rank in plan:
             inputs[i] = drop(inputs[i], rank)
         shape = [d for a, d in enumerate(edit.dims(y)) if a not in dropped]
@@ -342,6 +418,8 @@ class Reshapes:
             order = [core_source[core_target.index(a)] for a in perm if target[a] != 1]
             slots = iter(order)
             new_perm = [next(slots) if source[a] != 1 else a for a in range(len(source))]
+            if not self.editor.can_reshape_dims(edit.permuted(source, new_perm), after):
+                return False
             moved = self.editor.transpose(x, new_perm, before=consumer)
             self.editor.replace(result, self.editor.reshape(moved, after, before=consumer))
             self._drop(consumer)
@@ -354,6 +432,8 @@ class Reshapes:
                 return False
             shape = source
         else:
+            return False
+        if not self.editor.can_reshape_dims(shape, after):
             return False
         inputs[index] = x
         moved = self.editor.node(
