@@ -391,7 +391,7 @@ class Layout:
             return self.default(node)
         moved = [perm[int(a) + r if a < 0 else int(a)] for a in np.asarray(axes).reshape(-1)]
         self._rewire(node, 0, stored)
-        self._set_const(node, 3, np.asarray(moved, dtype=np.int64))
+        self._set_const(node, 3, np.asarray(moved, dtype=starts.dtype))
         self._finish(node, perm)
 
     def _per_axis(self, array, perm, count):

@@ -240,6 +240,8 @@ def resolve(model):
                 continue
             (dims_a, const_a, dtype), (dims_b, const_b, _) = seen
             shape = _combine(dims_a, dims_b)
+            if dtype is None and const_a is not None:
+                dtype = ir.DataType.from_numpy(const_a.dtype)
             edit.set_type(value, shape, value.dtype or dtype)
             if (
                 const_a is not None
