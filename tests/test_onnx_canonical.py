@@ -218,6 +218,21 @@ def hard_swish_se(form):
     return keras.Model(x, _pointwise(form, 8, "project")(h), name=f"hard_swish_se_{form}")
 
 
+def transformer_block(form):
+    """A pre-norm transformer block over a sequence of any length: Keras
+    MultiHeadAttention, then a per-token feed-forward pair (Dense or Conv1D
+    with kernel 1)."""
+    x = keras.Input((None, 16), name="tokens")
+    h = L.LayerNormalization(name="norm1")(x)
+    h = L.MultiHeadAttention(2, 8, name="attention")(h, h)
+    h = L.Add(name="residual1")([x, h])
+    f = L.LayerNormalization(name="norm2")(h)
+    f = _pointwise(form, 32, "ffn1", rank=3)(f)
+    f = L.Activation("gelu", name="gelu")(f)
+    f = _pointwise(form, 16, "ffn2", rank=3)(f)
+    return keras.Model(x, L.Add(name="residual2")([h, f]), name=f"transformer_{form}")
+
+
 BUILDERS = {
     "residual": residual,
     "strided": strided,
@@ -237,6 +252,7 @@ BUILDERS = {
     "concatenate_branches": concatenate_branches,
     "bilinear_upsampling": bilinear_upsampling,
     "hard_swish_se": hard_swish_se,
+    "transformer_block": transformer_block,
 }
 
 

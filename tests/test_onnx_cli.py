@@ -50,7 +50,7 @@ def files(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("form", ["raw", "matmul", "conv"])
+@pytest.mark.parametrize("form", ["raw", "matmul", "conv", "best"])
 def test_export_each_form_verifies_against_keras(main, files, tmp_path, capsys, monkeypatch, form):
     monkeypatch.setenv("KERAS_1X1_PROGRESS", "1")
     out = tmp_path / f"{form}.onnx"
@@ -62,6 +62,9 @@ def test_export_each_form_verifies_against_keras(main, files, tmp_path, capsys, 
     assert f"form: {form}, opset 17" in captured.out
     assert "relu: ok" in captured.out
     assert out.exists()
+    if form == "best":  # both timed, the faster written
+        timed = [line for line in lines if " form: " in line and "ms per run" in line]
+        assert len(timed) == 2 and sum("<- written" in line for line in timed) == 1
     assert "checking the written file in onnxruntime" in captured.err  # progress
 
 
