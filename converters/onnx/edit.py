@@ -110,6 +110,23 @@ def moves_memory(shape, perm):
 # -- writing ---------------------------------------------------------------------------
 
 
+def sole(value):
+    """Whether exactly one node reads `value` (and it is no graph output)."""
+    return len(value.uses()) == 1 and not value.is_graph_output()
+
+
+def through_transpose(value):
+    """``(source, perm)`` when `value` is a Transpose read only here, else
+    ``(value, None)``: ops that need channels first may sit one Transpose
+    after what they fold."""
+    producer = value.producer()
+    if producer is not None and producer.op_type == "Transpose" and sole(value):
+        perm = ints_attr(producer, "perm")
+        if perm is not None:
+            return producer.inputs[0], perm
+    return value, None
+
+
 def set_type(value, shape, dtype):
     """Give `value` a shape (ints and strings) and a dtype."""
     if shape is not None:
@@ -137,6 +154,21 @@ class Editor:
 
     def int64(self, values):
         return self.constant(np.asarray(values, dtype=np.int64))
+
+    def like(self, node, inputs, *, before, attributes=None, shape=None):
+        """A node of `node`'s op and attributes (some replaced by
+        `attributes`) on other `inputs`; its output has `shape` (default:
+        `node`'s output shape)."""
+        out = node.outputs[0]
+        new = self.node(
+            node.op_type, inputs, None, before=before,
+            shape=dims(out) if shape is None else shape, dtype=out.dtype, domain=node.domain,
+        )
+        for key, attr in node.attributes.items():
+            new.producer().attributes[key] = attr
+        for key, value in (attributes or {}).items():
+            new.producer().attributes[key] = value if isinstance(value, ir.Attr) else _attr(key, value)
+        return new
 
     def node(self, op_type, inputs, attributes=None, *, before, shape, dtype, domain=""):
         """Insert ``op_type(inputs)`` before node `before` (None: at the end);

@@ -294,15 +294,20 @@ class Layout:
             return value
         return self.editor.constant(np.ascontiguousarray(stored))
 
+    def _move_axis(self, node, perm, default):
+        """Renumber the node's ``axis`` for the stored layout; the logical axis."""
+        r = len(perm)
+        axis = edit.int_attr(node, "axis", default)
+        axis = axis + r if axis < 0 else axis
+        self._set_attr(node, ir.AttrInt64("axis", perm[axis]))
+        return axis
+
     def axis(self, node):
         stored, perm = self.view(node.inputs[0])
         if perm is None or self.version < 13 and node.op_type != "LpNormalization":
             return self.default(node)
-        r = len(perm)
-        axis = edit.int_attr(node, "axis", -1)
-        axis = axis + r if axis < 0 else axis
         self._rewire(node, 0, stored)
-        self._set_attr(node, ir.AttrInt64("axis", perm[axis]))
+        self._move_axis(node, perm, -1)
         self._finish(node, perm)
 
     def _dropped(self, perm, axes):
@@ -336,11 +341,8 @@ class Layout:
         stored, perm = self.view(node.inputs[0])
         if perm is None:
             return self.default(node)
-        r = len(perm)
-        axis = edit.int_attr(node, "axis", 0)
-        axis = axis + r if axis < 0 else axis
         self._rewire(node, 0, stored)
-        self._set_attr(node, ir.AttrInt64("axis", perm[axis]))
+        axis = self._move_axis(node, perm, 0)
         keepdims = edit.int_attr(node, "keepdims", 1)
         self._finish(node, perm if keepdims else self._dropped(perm, [axis]))
 
@@ -355,7 +357,6 @@ class Layout:
                 break
         if leader is None:
             return self.default(node)
-        r = len(leader)
         inverse = edit.inverse(leader)
         for i, (value, (stored, perm)) in enumerate(zip(node.inputs, views)):
             array = edit.const_array(value)
@@ -363,20 +364,15 @@ class Layout:
                 self._set_const(node, i, np.ascontiguousarray(np.transpose(array, inverse)))
             else:
                 self._rewire(node, i, self.materialize(stored, perm, leader, node))
-        axis = edit.int_attr(node, "axis", 0)
-        axis = axis + r if axis < 0 else axis
-        self._set_attr(node, ir.AttrInt64("axis", leader[axis]))
+        self._move_axis(node, leader, 0)
         self._finish(node, leader)
 
     def split(self, node):
         stored, perm = self.view(node.inputs[0])
         if perm is None:
             return self.default(node)
-        r = len(perm)
-        axis = edit.int_attr(node, "axis", 0)
-        axis = axis + r if axis < 0 else axis
         self._rewire(node, 0, stored)
-        self._set_attr(node, ir.AttrInt64("axis", perm[axis]))
+        self._move_axis(node, perm, 0)
         self._finish(node, perm)
 
     def slice(self, node):
@@ -440,13 +436,10 @@ class Layout:
         index_rank = edit.rank(indices)
         if perm is None or index_rank not in (0, 1):
             return self.default(node)
-        r = len(perm)
-        axis = edit.int_attr(node, "axis", 0)
-        axis = axis + r if axis < 0 else axis
         self._rewire(node, 0, stored)
         index_stored, index_perm = self.view(indices)
         self._rewire(node, 1, self.materialize(index_stored, index_perm, None, node))
-        self._set_attr(node, ir.AttrInt64("axis", perm[axis]))
+        axis = self._move_axis(node, perm, 0)
         self._finish(node, perm if index_rank == 1 else self._dropped(perm, [axis]))
 
     def matmul(self, node):

@@ -39,10 +39,6 @@ _AXIS_OPS = _LAST_AXIS_OPS | {"LpNormalization"}
 _AGNOSTIC = UNARY | BROADCAST | _AXIS_OPS | {"MatMul", "Transpose"}
 
 
-def _sole(value):
-    return len(value.uses()) == 1 and not value.is_graph_output()
-
-
 def constant_before(array, source, target):
     """A broadcast constant for `source` that equals `array` broadcast over
     `target` once reshaped, in its one spelling (ones where it does not
@@ -237,7 +233,7 @@ class Reshapes:
         that makes its input, when that op does not care."""
         y, out = reshape.inputs[0], reshape.outputs[0]
         producer = y.producer()
-        if producer is None or not _sole(y) or len(producer.outputs) != 1:
+        if producer is None or not edit.sole(y) or len(producer.outputs) != 1:
             return False
         new = self._without(producer, dropped, before=reshape)
         if new is None:
@@ -281,7 +277,7 @@ class Reshapes:
         op = producer.op_type
         r = len(edit.dims(y))
         inputs = list(producer.inputs)
-        attributes = dict(producer.attributes)
+        attributes = {}
 
         def drop(value, rank):
             """`value` (right-aligned against rank r) without the dropped axes."""
@@ -317,7 +313,7 @@ class Reshapes:
             if axis in dropped:
                 return None
             plan = [(0, r)]
-            attributes["axis"] = edit._attr("axis", axis - sum(1 for a in dropped if a < axis))
+            attributes["axis"] = axis - sum(1 for a in dropped if a < axis)
         elif op == "Transpose":
             perm = edit.ints_attr(producer, "perm")
             shape = edit.dims(inputs[0])
@@ -327,7 +323,7 @@ class Reshapes:
             gone = sorted(perm[d] for d in dropped)
             kept = [d for d in range(r) if d not in dropped]
             rest = [a for a in range(r) if a not in gone]
-            attributes["perm"] = edit._attr("perm", [rest.index(perm[d]) for d in kept])
+            attributes["perm"] = [rest.index(perm[d]) for d in kept]
             inputs[0] = self.editor.reshape(
                 inputs[0], [d for a, d in enumerate(shape) if a not in gone], before=producer
             )
@@ -349,12 +345,7 @@ class Reshapes:
         for i, rank in plan:
             inputs[i] = drop(inputs[i], rank)
         shape = [d for a, d in enumerate(edit.dims(y)) if a not in dropped]
-        moved = self.editor.node(
-            op, inputs, None, before=before, shape=shape, dtype=y.dtype, domain=producer.domain
-        )
-        for key, attr in attributes.items():
-            moved.producer().attributes[key] = attr
-        return moved
+        return self.editor.like(producer, inputs, before=before, attributes=attributes, shape=shape)
 
     def _drop(self, node):
         """Remove `node` once nothing reads its outputs."""
@@ -436,13 +427,8 @@ class Reshapes:
         if not self.editor.can_reshape_dims(shape, after):
             return False
         inputs[index] = x
-        moved = self.editor.node(
-            op, inputs, None, before=consumer, shape=shape, dtype=result.dtype, domain=consumer.domain
-        )
-        for key, attr in consumer.attributes.items():
-            moved.producer().attributes[key] = attr
-        if op in _LAST_AXIS_OPS:
-            moved.producer().attributes["axis"] = edit._attr("axis", len(source) - 1)
+        changed = {"axis": len(source) - 1} if op in _LAST_AXIS_OPS else None
+        moved = self.editor.like(consumer, inputs, before=consumer, attributes=changed, shape=shape)
         self.editor.replace(result, self.editor.reshape(moved, after, before=consumer))
         self._drop(consumer)
         self._drop(reshape)

@@ -16,37 +16,8 @@ from __future__ import annotations
 from keras_1x1.kernels import from_onnx_weight
 
 from .. import edit
+from ..reading import pointwise_reason
 from . import Rule
-
-
-def pointwise_reason(node):
-    """Why a Conv node is not a pointwise map ("" when it is)."""
-    inputs = node.inputs
-    weight = edit.const_array(inputs[1]) if len(inputs) > 1 else None
-    if weight is None:
-        return "the weight is not a constant"
-    if weight.ndim not in (3, 4, 5):
-        return f"the weight has rank {weight.ndim}, expected 3 to 5"
-    if any(d != 1 for d in weight.shape[2:]):
-        return f"the kernel is {tuple(weight.shape[2:])}, not all ones"
-    if edit.rank(inputs[0]) != weight.ndim or edit.dims(node.outputs[0]) is None:
-        return "the input rank or the output shape is unknown"
-    if any(edit.ints_attr(node, "pads", [])):
-        return "the conv pads its input"
-    auto_pad = edit.string_attr(node, "auto_pad", "NOTSET")
-    if auto_pad not in ("NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"):
-        return f"unknown auto_pad {auto_pad}"
-    group = edit.int_attr(node, "group", 1)
-    if group < 1 or weight.shape[0] % group:
-        return "group does not divide the output channels"
-    if len(inputs) > 2 and inputs[2] is not None:
-        bias = edit.const_array(inputs[2])
-        if bias is None or bias.shape != (weight.shape[0],):
-            return "the bias is not a constant of shape (Cout,)"
-    strides = edit.ints_attr(node, "strides")
-    if strides is not None and len(strides) != weight.ndim - 2:
-        return "strides do not match the spatial rank"
-    return ""
 
 
 class Conv1x1ToMatMul(Rule):

@@ -14,23 +14,10 @@ forms of a model share.
 
 from __future__ import annotations
 
-import numpy as np
 
 from .. import edit
+from ..reading import channel_row
 from . import Rule
-
-
-def channel_row(array, r, cout):
-    """The ``(cout,)`` row a constant broadcasts to along the last of `r`
-    axes, when it varies along that axis only; else None."""
-    if array is None or array.ndim > r or array.dtype.kind != "f":
-        return None
-    if array.ndim and any(d != 1 for d in array.shape[:-1]):
-        return None
-    row = array.reshape(-1)
-    if row.size == 1:
-        return np.full((cout,), row[0], dtype=array.dtype)
-    return row if row.size == cout else None
 
 
 def _pointwise(value):

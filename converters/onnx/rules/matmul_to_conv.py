@@ -13,8 +13,8 @@ from __future__ import annotations
 from keras_1x1.kernels import detect_groups, onnx_weight
 
 from .. import edit
+from ..reading import channel_row
 from . import Rule
-from .matmul_fusion import channel_row
 
 
 def _kernel(matmul):

@@ -15,20 +15,12 @@ from .. import edit
 from . import Rule
 
 
-def _sole(value):
-    return len(value.uses()) == 1 and not value.is_graph_output()
-
-
 def _padding(node):
-    """``(pad node, transpose node or None, pads of the conv's spatial axes)`` or None."""
-    x = node.inputs[0]
-    transpose, perm = None, None
-    producer = x.producer()
-    if producer is not None and producer.op_type == "Transpose" and _sole(x):
-        transpose, perm = producer, edit.ints_attr(producer, "perm")
-        x = producer.inputs[0]
+    """``(pad node, perm of the transpose between or None, pads of the
+    conv's spatial axes)`` or None."""
+    x, perm = edit.through_transpose(node.inputs[0])
     pad = x.producer()
-    if pad is None or pad.op_type != "Pad" or not _sole(x) or perm is None and transpose is not None:
+    if pad is None or pad.op_type != "Pad" or not edit.sole(x):
         return None
     if edit.string_attr(pad, "mode", "constant") != "constant":
         return None
@@ -48,7 +40,7 @@ def _padding(node):
         begin, end = [begin[p] for p in perm], [end[p] for p in perm]
     if any(begin[:2]) or any(end[:2]):
         return None
-    return pad, transpose, begin[2:] + end[2:]
+    return pad, perm, begin[2:] + end[2:]
 
 
 class PadIntoConv(Rule):
@@ -63,16 +55,11 @@ class PadIntoConv(Rule):
 
     def rewrite(self, node, context):
         editor = context.editor
-        pad, transpose, extra = _padding(node)
+        pad, perm, extra = _padding(node)
         x = pad.inputs[0]
-        if transpose is not None:
-            x = editor.transpose(x, edit.ints_attr(transpose, "perm"), before=node)
+        if perm is not None:
+            x = editor.transpose(x, perm, before=node)
         spatial = edit.rank(node.inputs[0]) - 2
         pads = edit.ints_attr(node, "pads", [0] * (2 * spatial))
-        out = node.outputs[0]
-        new = editor.node("Conv", [x] + list(node.inputs[1:]), before=node, shape=edit.dims(out), dtype=out.dtype)
-        conv = new.producer()
-        for key, attr in node.attributes.items():
-            conv.attributes[key] = attr
-        conv.attributes["pads"] = edit._attr("pads", [a + b for a, b in zip(pads, extra)])
-        return [new]
+        total = [a + b for a, b in zip(pads, extra)]
+        return [editor.like(node, [x] + list(node.inputs[1:]), before=node, attributes={"pads": total})]

@@ -50,12 +50,5 @@ class ResizeScales(Rule):
 
     def rewrite(self, node, context):
         editor = context.editor
-        out = node.outputs[0]
         roi = node.inputs[1] if len(node.inputs) > 1 and node.inputs[1] is not None else editor.constant(np.zeros((0,), np.float32))
-        new = editor.node(
-            "Resize", [node.inputs[0], roi, editor.constant(_scales(node))], before=node,
-            shape=edit.dims(out), dtype=out.dtype,
-        )
-        for key, attr in node.attributes.items():
-            new.producer().attributes[key] = attr
-        return [new]
+        return [editor.like(node, [node.inputs[0], roi, editor.constant(_scales(node))], before=node)]

@@ -8,27 +8,16 @@ before the transpose that brings its tensor to channels first.
 from __future__ import annotations
 
 from .. import edit
+from ..reading import canonical_slice, pointwise_reason
 from . import Rule
-from .conv1x1_to_matmul import pointwise_reason
-from .slice_normalize import canonical_slice
-
-
-def _sole(value):
-    return len(value.uses()) == 1 and not value.is_graph_output()
 
 
 def _subsampling(node):
-    """``(slice node, transpose node or None, {conv axis: step})`` or None."""
-    x = node.inputs[0]
-    transpose = x.producer()
-    perm = None
-    if transpose is not None and transpose.op_type == "Transpose" and _sole(x):
-        perm = edit.ints_attr(transpose, "perm")
-        x = transpose.inputs[0]
-    else:
-        transpose = None
+    """``(slice node, perm of the transpose between or None, {conv axis:
+    step})`` or None."""
+    x, perm = edit.through_transpose(node.inputs[0])
     slicer = x.producer()
-    if slicer is None or slicer.op_type != "Slice" or not _sole(x):
+    if slicer is None or slicer.op_type != "Slice" or not edit.sole(x):
         return None
     canonical = canonical_slice(slicer)
     if isinstance(canonical, str):
@@ -43,7 +32,7 @@ def _subsampling(node):
     r = edit.rank(node.inputs[0])
     if any(not 2 <= w < r for w in where.values()):
         return None
-    return slicer, transpose, {where[a]: s for a, s in zip(axes, steps)}
+    return slicer, perm, {where[a]: s for a, s in zip(axes, steps)}
 
 
 class SliceIntoConv(Rule):
@@ -61,18 +50,10 @@ class SliceIntoConv(Rule):
 
     def rewrite(self, node, context):
         editor = context.editor
-        slicer, transpose, steps = _subsampling(node)
+        slicer, perm, steps = _subsampling(node)
         x = slicer.inputs[0]
-        if transpose is not None:
-            x = editor.transpose(x, edit.ints_attr(transpose, "perm"), before=node)
+        if perm is not None:
+            x = editor.transpose(x, perm, before=node)
         r = edit.rank(node.inputs[0])
         strides = [steps.get(a, 1) for a in range(2, r)]
-        attributes = {k: v for k, v in node.attributes.items() if k != "strides"}
-        out = node.outputs[0]
-        new = editor.node("Conv", list(node.inputs), before=node, shape=edit.dims(out), dtype=out.dtype)
-        conv = new.producer()
-        for key, attr in attributes.items():
-            conv.attributes[key] = attr
-        conv.attributes["strides"] = edit._attr("strides", strides)
-        conv.replace_input_with(0, x)
-        return [new]
+        return [editor.like(node, [x] + list(node.inputs[1:]), before=node, attributes={"strides": strides})]

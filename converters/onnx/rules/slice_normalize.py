@@ -12,54 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import edit
+from ..reading import canonical_slice
 from . import Rule
-
-# "To the end" is spelled 2**31-1, 1e9 or INT64_MAX; an end this large is
-# past the end of any real axis.
-_TO_END = 10**9
-
-
-def canonical_slice(node):
-    """``(starts, ends, axes, steps)`` lists, or a reason string."""
-    inputs = list(node.inputs) + [None] * (5 - len(node.inputs))
-    shape = edit.dims(inputs[0])
-    if shape is None:
-        return "the input shape is unknown"
-    r = len(shape)
-    starts, ends = edit.const_array(inputs[1]), edit.const_array(inputs[2])
-    if starts is None or ends is None:
-        return "starts or ends are not constants"
-    starts = [int(v) for v in starts.reshape(-1)]
-    ends = [int(v) for v in ends.reshape(-1)]
-    axes = list(range(len(starts))) if inputs[3] is None else edit.const_array(inputs[3])
-    steps = [1] * len(starts) if inputs[4] is None else edit.const_array(inputs[4])
-    if axes is None or steps is None:
-        return "axes or steps are not constants"
-    axes = [int(v) for v in np.asarray(axes).reshape(-1)]
-    steps = [int(v) for v in np.asarray(steps).reshape(-1)]
-    if not len(starts) == len(ends) == len(axes) == len(steps):
-        return "the slice parameters have different lengths"
-    entries = {}
-    for start, end, axis, step in zip(starts, ends, axes, steps):
-        axis = axis + r if axis < 0 else axis
-        if not 0 <= axis < r or axis in entries or step == 0:
-            return "invalid axes or steps"
-        size = shape[axis] if isinstance(shape[axis], int) else None
-        if step > 0 and (end >= _TO_END or (size is not None and end >= size)):
-            end = edit.INT64_MAX
-        if step > 0 and size is not None and start < 0 and start <= -size:
-            start = 0
-        if start == 0 and step == 1 and end == edit.INT64_MAX:
-            continue
-        entries[axis] = (start, end, step)
-    order = sorted(entries)
-    return (
-        [entries[a][0] for a in order],
-        [entries[a][1] for a in order],
-        order,
-        [entries[a][2] for a in order],
-    )
-
 
 class SliceNormalize(Rule):
     op_types = ("Slice",)
