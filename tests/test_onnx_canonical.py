@@ -12,6 +12,7 @@ from keras_1x1.converters.onnx import canonical, runtime
 
 import keras_1x1
 from keras_1x1 import converters
+from keras_1x1.kernels import block_diagonal
 
 L = keras.layers
 
@@ -269,19 +270,6 @@ def randomize(model, seed=0):
             layer.set_weights([(rng.normal(size=w.shape) * 0.3).astype(w.dtype) for w in weights])
 
 
-def block_diagonal(kernel, groups):
-    """Conv kernel (1, .., Cin/g, Cout) -> Dense kernel (Cin, Cout)."""
-    cin_g, cout = kernel.shape[-2:]
-    k = kernel.reshape(cin_g, cout)
-    cout_g = cout // groups
-    dense = np.zeros((cin_g * groups, cout), kernel.dtype)
-    for g in range(groups):
-        dense[g * cin_g : (g + 1) * cin_g, g * cout_g : (g + 1) * cout_g] = k[
-            :, g * cout_g : (g + 1) * cout_g
-        ]
-    return dense
-
-
 def copy_weights(source, target):
     """Carry every weight from `source` to the same-named layer of `target`."""
     for layer in target.layers:
@@ -292,7 +280,10 @@ def copy_weights(source, target):
         for a, b in zip(origin.get_weights(), layer.get_weights()):
             if a.shape != b.shape:
                 groups = getattr(origin, "groups", 1)
-                a = block_diagonal(a, groups) if groups > 1 else a.reshape(b.shape)
+                if groups > 1:  # a grouped conv kernel (1, .., Cin/g, Cout) as a Dense's
+                    a = block_diagonal(a.reshape(a.shape[-2:]), groups)
+                else:
+                    a = a.reshape(b.shape)
             new.append(a)
         layer.set_weights(new)
 
