@@ -17,3 +17,4 @@ def test_benchmarks_run_in_quick_mode(tmp_path):
     text = out.read_text()
     assert "Conv2D(1x1)" in text
     assert "clone_model + set_weights" in text
+    assert "BertBackbone" in text and "conv form (dense_to_conv)" in text

@@ -157,3 +157,20 @@ def test_real_process_exit_codes_and_stderr(conv_file, tmp_path):
         capture_output=True, text=True,
     )
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_a_change_inside_a_layer_that_builds_its_own_is_not_written(tmp_path, capsys):
+    tokens = keras.Input((5, 8), name="tokens")
+    attention = L.MultiHeadAttention(2, 4, name="attention")
+    model = randomize(keras.Model(tokens, L.Dense(8, name="ffn")(attention(tokens, tokens))))
+    path = tmp_path / "attention.keras"
+    model.save(path)
+    out = tmp_path / "conv.keras"
+    assert cli.main(["convert", str(path), str(out), "--to", "conv"]) == 2
+    captured = capsys.readouterr()
+    assert "attention/_query_dense" in captured.out and "Conv1D + Reshape" in captured.out
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1
+    assert "cannot be saved as .keras: 'attention' (MultiHeadAttention) builds its sublayers" in err[0]
+    assert "ONNX" in err[0]
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["attention.keras"]

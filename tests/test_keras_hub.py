@@ -233,6 +233,10 @@ def test_the_round_trip_restores_every_weight_and_layer(name):
         assert x.dtype == y.dtype and x.shape == y.shape and np.array_equal(x, y), a.path
     kinds = {p: type(l).__name__ for p, l in _every_layer(model).items()}
     assert {p: type(l).__name__ for p, l in _every_layer(back).items()} == kinds
+    # Input and output names are kept (an unnamed input keeps its InputLayer's).
+    for result in (one, back):
+        assert signature.input_names(result) == signature.input_names(model)
+        assert signature.output_names(result) == signature.output_names(model)
     for path, layer in _every_layer(model).items():
         if isinstance(layer, L.EinsumDense):
             assert _every_layer(back)[path].equation == layer.equation, path
@@ -346,10 +350,6 @@ def test_a_model_that_fails_on_the_drawn_inputs_gets_one_line_and_a_hint():
 
 # -- ONNX --------------------------------------------------------------------------------
 
-# The canonical form does not yet give these pairs one graph (the other
-# form's shape plumbing differs); tracked in issue 11.
-FINGERPRINTS_DIFFER = {"bert", "gpt2", "llama", "gemma", "t5", "whisper", "vit", "mit", "swin", "mha"}
-
 
 @functools.lru_cache(maxsize=None)
 def _exported(name):
@@ -361,6 +361,8 @@ def _exported(name):
 def test_onnx_of_both_forms_computes_the_same_outputs(name):
     model, _, one, _ = _converted(name)
     original, converted = _exported(name)
+    assert [i.name for i in converted.graph.input] == [i.name for i in original.graph.input]
+    assert [o.name for o in converted.graph.output] == [o.name for o in original.graph.output]
     ops = {node.op_type for node in converted.graph.node}
     if name in CONV_FIRST:
         assert {"MatMul"} <= ops or {"Gemm"} <= ops
@@ -373,17 +375,11 @@ def test_onnx_of_both_forms_computes_the_same_outputs(name):
     for proto in (original, converted):
         got = runtime.run(runtime.make_session(proto), feeds)
         assert list(got) == list(expected)  # the Keras output names, in order
-        for name, value in expected.items():
-            np.testing.assert_allclose(got[name], value, atol=1e-4 * max(1.0, np.abs(value).max()))
+        for key, value in expected.items():
+            np.testing.assert_allclose(got[key], value, atol=1e-4 * max(1.0, np.abs(value).max()))
 
 
-def _fingerprint_case(name):
-    if name in FINGERPRINTS_DIFFER:
-        return pytest.param(name, marks=pytest.mark.xfail(reason="canonical form (issue 11)", strict=True))
-    return name
-
-
-@pytest.mark.parametrize("name", [_fingerprint_case(n) for n in sorted(BUILDERS)])
+@pytest.mark.parametrize("name", sorted(BUILDERS))
 def test_onnx_of_both_forms_has_one_fingerprint(name):
     original, converted = _exported(name)
     assert converters.fingerprint(original) == converters.fingerprint(converted), (

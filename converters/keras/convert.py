@@ -160,9 +160,6 @@ class _Conversion:
             )
             return
         found = self.find(layer, calls)
-        if isinstance(found, tuple):  # ("skipped", reason)
-            self.report.add(path, kind, "skipped", detail=found[1])
-            return
         if isinstance(found, str):
             self.report.add(path, kind, "skipped", detail=found)
             return
@@ -194,28 +191,25 @@ class _Conversion:
         self.report.add(path, kind, "converted", planned.result, planned.detail)
 
     def find(self, layer, calls):
-        """The layer's map, a reason string, or ("skipped", reason)."""
+        """The layer's map, or the reason it is left as it is."""
         if isinstance(layer, keras.Sequential):
             found = pointwise.chain_map(layer, calls, self.direction)
             if found is None:
-                return ("skipped", "a Sequential whose reshapes do not only merge or split channel axes")
+                return "a Sequential whose reshapes do not only merge or split channel axes"
             return found
         if self.direction == "dense":
             if isinstance(layer, pointwise.CONV_CLASSES + (Conv1x1,)):
                 return pointwise.conv_map(layer, calls)
             if isinstance(layer, PixelDense):
                 if _forms(layer, calls) == {"dense"} and self.target == "keras_1x1":
-                    return ("skipped", "already in the dense form")
+                    return "already in the dense form"
                 return pointwise.dense_map(layer, calls)
             if type(layer).__name__ in _OTHER_CONVS:
-                return ("skipped", _OTHER_CONVS[type(layer).__name__])
-            return (
-                "skipped",
-                "a convolution inside TimeDistributed; apply it to the unwrapped layer",
-            )
+                return _OTHER_CONVS[type(layer).__name__]
+            return "a convolution inside TimeDistributed; apply it to the unwrapped layer"
         if isinstance(layer, Conv1x1):
             if _forms(layer, calls) == {"conv"} and self.target == "keras_1x1":
-                return ("skipped", "already in the conv form")
+                return "already in the conv form"
             return pointwise.conv_map(layer, calls)
         return pointwise.dense_map(layer, calls)
 

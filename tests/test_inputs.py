@@ -1,0 +1,76 @@
+"""The inputs a check draws: what each model input feeds, read from one
+symbolic trace (tables it indexes, masks, free lengths within position
+tables), and a one-line error when the model fails on them anyway."""
+
+import keras
+import numpy as np
+
+from keras_1x1 import converters
+from keras_1x1.converters.keras import signature
+from keras_1x1.numeric import FREE_DIM, InputSpec
+from model_zoo import randomize
+
+L = keras.layers
+
+
+class _Positions(L.Layer):
+    """Adds the rows ``range(length)`` of a position table (an Embedding)."""
+
+    def __init__(self, rows, **kwargs):
+        super().__init__(**kwargs)
+        self.table = L.Embedding(rows, 8, name="table")
+
+    def call(self, x):
+        return x + self.table(keras.ops.arange(keras.ops.shape(x)[1]))
+
+
+def _text_model(rows=12):
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
+    kinds = keras.Input((None,), dtype="int32", name="kinds")
+    mask = keras.Input((None,), dtype="int32", name="mask")
+    keep = keras.Input((None,), dtype="bool", name="keep")
+    x = L.Embedding(20, 8, name="words")(tokens) + L.Embedding(3, 8, name="kind_table")(kinds)
+    x = _Positions(rows, name="positions")(x)
+    x = x * keras.ops.expand_dims(keras.ops.cast(mask, "float32"), -1)
+    x = keras.ops.where(keras.ops.expand_dims(keep, -1), x, 0.0)
+    return randomize(keras.Model([tokens, kinds, mask, keep], L.Dense(4, name="proj")(x)))
+
+
+def test_each_input_is_drawn_from_what_it_feeds():
+    specs = {s.name: s for s in signature.input_specs(_text_model())}
+    assert (specs["tokens"].low, specs["tokens"].high) == (0, 20)
+    assert "indexes the table 'words/embeddings' of 20 rows" in specs["tokens"].why
+    assert (specs["kinds"].low, specs["kinds"].high) == (0, 3)
+    assert (specs["mask"].low, specs["mask"].high) == (1, 2)
+    assert "a mask of ones" in specs["mask"].why
+    assert all(s.free == 12 and "the table 'positions/table/embeddings' has 12 positions" in s.why
+               for s in specs.values())
+    drawn = signature.sample_inputs(_text_model())
+    assert [a.shape for a in drawn] == [(2, 12)] * 4
+    assert drawn[3].dtype == bool and drawn[3].all() and (drawn[2] == 1).all()
+    assert drawn[0].max() < 20 and drawn[1].max() < 3 and len(np.unique(drawn[0])) > 3
+
+
+def test_a_long_enough_table_leaves_the_free_length_alone():
+    specs = signature.input_specs(_text_model(rows=64))
+    assert {s.free for s in specs} == {None}
+    assert {s.concrete_shape()[1] for s in specs} == {FREE_DIM}
+
+
+def test_the_report_says_what_was_drawn():
+    dense = converters.conv_to_dense(_text_model())
+    drawn = dense.conversion_report.inputs
+    assert drawn[0] == (
+        "tokens 2x12 int32 in [0, 20) (indexes the table 'words/embeddings' of 20 rows; "
+        "free dims 12: the table 'positions/table/embeddings' has 12 positions)"
+    )
+    assert drawn[3].startswith("keep 2x12 bool = True (indexes no table: a mask of ones")
+    assert any(line.startswith("drawn: mask 2x12 int32 = 1") for line in str(dense.conversion_report).splitlines())
+
+
+def test_a_bool_spec_with_a_value_is_that_constant():
+    rng = np.random.default_rng(0)
+    assert InputSpec("m", (None, 3), "bool", 1, 2).draw(rng).all()
+    assert not InputSpec("m", (None, 3), "bool", 0, 1).draw(rng).any()
+    assert InputSpec("m", (None, 3), "bool", 1, 2).describe() == "m 2x3 bool = True"
+    assert InputSpec("m", (None, 3), "bool").describe() == "m 2x3 bool"
