@@ -142,6 +142,14 @@ def _saveable_class():
     return KerasSaveable
 
 
+def _dynamic_backend_class():
+    try:
+        from keras.src.utils.backend_utils import DynamicBackend
+    except ImportError as error:
+        raise _missing("keras.src.utils.backend_utils.DynamicBackend", error) from None
+    return DynamicBackend
+
+
 def _no_tracking():
     try:
         from keras.src.utils.tracking import DotNotTrackScope
@@ -185,7 +193,9 @@ class LayerCopier(dict):
         super().__init__()
         self._operations = {}
         self._kept_nodes = set()
+        self._readers = []
         self._saveable = _saveable_class()
+        self._dynamic_backend = _dynamic_backend_class()
         # Modules are shared (a seed generator holds the backend module).
         for module in list(sys.modules.values()):
             if module is not None:
@@ -222,7 +232,16 @@ class LayerCopier(dict):
         """The copy of `layer` (made on first request)."""
         self.register(layer)
         with _no_tracking():
-            return self.get(id(layer))
+            new = self.get(id(layer))
+            # The calls that read each copied operation's outputs, once every
+            # operation is copied (copying them on the way would walk the
+            # graph forward, one Python frame per layer).
+            while self._readers:
+                op, nodes = self._readers.pop()
+                vars(op)["_outbound_nodes"] = [
+                    copy.deepcopy(node, self) for node in nodes if id(node) in self._kept_nodes
+                ]
+        return new
 
     def _copy(self, op):
         cls = type(op)
@@ -234,8 +253,15 @@ class LayerCopier(dict):
         # `Layer.__new__` wraps `build` and `quantize` around the instance;
         # the copy keeps its own wrappers, bound to itself.
         own = {k: v for k, v in vars(new).items() if k in ("build", "quantize")}
-        for node in _graph_nodes(op):
+        graph = _graph_nodes(op)
+        for node in graph:
             self._kept_nodes.add(id(node))
+        # A graph's operations are copied from its inputs on, so each one
+        # finds the tensors it reads already copied: no recursion down the
+        # whole graph (thousands of layers deep).
+        for node in reversed(graph):
+            if node.operation is not op:
+                self.get(id(node.operation))
         state = vars(op)
         for value in state.values():
             self._register_values(value)
@@ -243,10 +269,13 @@ class LayerCopier(dict):
         for key, value in state.items():
             if key in own:
                 copied[key] = own[key]
-            elif key in ("_inbound_nodes", "_outbound_nodes"):
+            elif key == "_inbound_nodes":
                 copied[key] = [
                     copy.deepcopy(node, self) for node in value if id(node) in self._kept_nodes
                 ]
+            elif key == "_outbound_nodes":
+                copied[key] = []
+                self._readers.append((new, list(value)))
             elif key in ("train_function", "test_function", "predict_function"):
                 copied[key] = None  # compiled for the original; rebuilt on demand
             else:
@@ -268,6 +297,10 @@ class LayerCopier(dict):
         """Register the Keras objects (metrics, optimizers...) a state holds."""
         if isinstance(value, self._saveable):
             self.register(value)
+        elif isinstance(value, self._dynamic_backend) and id(value) not in self:
+            # A proxy to a backend module, which `copy.deepcopy` cannot
+            # rebuild (its `__getattr__` recurses): a new proxy to the same.
+            self[id(value)] = type(value)(_read(value, "_backend", "DynamicBackend._backend"))
         elif depth < 3 and isinstance(value, (list, tuple, set)):
             for item in value:
                 self._register_values(item, depth + 1)
@@ -298,13 +331,15 @@ def _rekey_nodes(function):
 
 
 def _graph_nodes(op):
-    """The nodes of the graph a Functional (or Sequential) model holds."""
+    """The nodes of the graph a Functional (or Sequential) model holds, from
+    its outputs to its inputs."""
     if isinstance(op, keras.Sequential):
         inner = vars(op).get("_functional")
         return [] if inner is None else _graph_nodes(inner)
     if not is_functional(op):
         return []
-    return [node for nodes in nodes_by_depth(op).values() for node in nodes]
+    by_depth = nodes_by_depth(op)
+    return [node for depth in sorted(by_depth) for node in by_depth[depth]]
 
 
 @contextlib.contextmanager
