@@ -557,3 +557,18 @@ def test_a_model_that_cannot_be_traced_gets_one_line():
     with pytest.raises(UserInputError, match=r"cannot be traced on symbolic inputs of shapes \[\(None, 6, 3\)\]") as caught:
         converters.dense_to_conv(model)
     assert "\n" not in str(caught.value)
+
+
+def test_a_trained_subclassed_model_converts_and_its_result_trains_on_its_own():
+    net = _Net(name="net")
+    x = np.random.default_rng(4).normal(size=(8, 6, 6, 2)).astype("float32")
+    net(x[:1])
+    net.compile(optimizer="adam", loss="mse")
+    net.fit(x, np.zeros((8, 2), "float32"), epochs=1, verbose=0)
+    before = weights_by_path(net)
+    dense = converters.conv_to_dense(net)
+    assert dense.compiled and dense.optimizer is not net.optimizer
+    dense.fit(x, np.ones((8, 2), "float32"), epochs=2, verbose=0)
+    assert not np.array_equal(dense.pointwise.kernel.numpy(), before[net.pointwise.kernel.path].reshape(4, 6))
+    after = weights_by_path(net)
+    assert all(np.array_equal(before[k], after[k]) for k in before)

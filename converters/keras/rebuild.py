@@ -186,15 +186,22 @@ class Rebuilder:
             # it keeps its class (a keras-hub backbone stays one) and its
             # graph; a changed graph is rebuilt as a Functional model.
             whole = not is_container(model) or (not self.plan and input_shapes is None)
+            if whole and getattr(model, "optimizer", None) is not None:
+                # The compile state is made anew below, not copied: an
+                # optimizer holds its distribution strategy, one per process.
+                self._copier.seed(model.optimizer, None)
             new_model = self._copy(model) if whole else self._rebuild(model, input_shapes)
         self._assign_weights()
         for layer, name, initializer in initializers:
             setattr(layer, name, initializer)
-        if keep_compile and not whole and getattr(model, "compiled", False):
+        if getattr(model, "compiled", False):
             try:
+                if not keep_compile:
+                    raise ValueError("compile state not kept")
                 new_model.compile_from_config(model.get_compile_config())
             except Exception:  # noqa: BLE001 - compile state is best effort
-                pass
+                if whole:
+                    new_model.compiled = False
         return new_model
 
     # -- models -------------------------------------------------------------
