@@ -572,3 +572,66 @@ def test_a_trained_subclassed_model_converts_and_its_result_trains_on_its_own():
     assert not np.array_equal(dense.pointwise.kernel.numpy(), before[net.pointwise.kernel.path].reshape(4, 6))
     after = weights_by_path(net)
     assert all(np.array_equal(before[k], after[k]) for k in before)
+
+
+# -- EinsumDense with channel axes reshaped ----------------------------------------------
+
+
+def _einsum_model(shape, equation, output_shape, bias_axes=None):
+    inputs = keras.Input(shape, name="x")
+    layer = L.EinsumDense(equation, output_shape=output_shape, bias_axes=bias_axes, name="proj")
+    return randomize(keras.Model(inputs, layer(inputs)))
+
+
+@pytest.mark.parametrize(
+    "shape, equation, output_shape, bias_axes, result",
+    [
+        ((5, 8), "abc,cde->abde", (None, 2, 4), "de", "Conv1D + Reshape"),
+        ((5, 2, 4), "abcd,cde->abe", (None, 8), "e", "Reshape + Conv1D"),
+        ((5, 8), "btd,ndh->btnh", (None, 2, 4), None, "Conv1D + Reshape"),  # kernel axes permuted
+        ((3, 4, 8), "abcd,def->abcef", (3, 4, 2, 4), "ef", "Conv2D + Reshape"),
+    ],
+)
+def test_attention_style_einsums_become_reshaped_convs_and_come_back(
+    shape, equation, output_shape, bias_axes, result
+):
+    model = _einsum_model(shape, equation, output_shape, bias_axes)
+    conv = converters.dense_to_conv(model)
+    assert _report(conv)["proj"].result == result
+    assert isinstance(conv.get_layer("proj"), keras.Sequential)
+    assert_differs_then_matches(model, conv)
+    back = converters.conv_to_dense(conv)
+    assert _report(back)["proj"].result == "EinsumDense"
+    assert back.get_layer("proj").equation == equation
+    assert_same_layer_weights(model, back)
+
+
+def test_a_reshaped_conv_reloads_and_comes_back_in_keras_letters(tmp_path):
+    model = _einsum_model((5, 8), "btd,ndh->btnh", (None, 2, 4))
+    conv = converters.dense_to_conv(model)
+    io.save_model(conv, tmp_path / "conv.keras")
+    loaded = io.load_model(tmp_path / "conv.keras")
+    back = converters.conv_to_dense(loaded)
+    assert back.get_layer("proj").equation == "abc,cde->abde"  # the same map
+    x = checks.sample_inputs(model)
+    for a, b in zip(outputs(model, x), outputs(back, x)):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "shape, equation, output_shape, bias_axes, reason",
+    [
+        ((None, None, 8), "abcd,def->abcef", (None, None, 2, 4), None,
+         "two free position axes cannot both be kept by a Reshape"),
+        ((5, 8), "abc,cde->abde", (None, 2, 4), "e", "bias_axes='e' is not every output channel axis"),
+        ((5, 8), "abc,bcd->ad", (4,), None, "no position axis besides the batch"),
+        ((5, 8), "abc,cbd->abd", (5, 4), None, "mixes positions"),
+    ],
+)
+def test_einsums_that_are_not_per_position_maps_are_skipped_with_the_reason(
+    shape, equation, output_shape, bias_axes, reason
+):
+    model = _einsum_model(shape, equation, output_shape, bias_axes)
+    conv = converters.dense_to_conv(model)
+    entry = _report(conv)["proj"]
+    assert entry.status == "skipped" and reason in entry.detail, entry.detail
