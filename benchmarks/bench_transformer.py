@@ -210,5 +210,13 @@ def latency_table(model, conv, quick=False):
 
 
 def run(quick=False):
+    import importlib.util
+
+    if importlib.util.find_spec("keras_hub") is None:
+        return harness.Table(
+            "Transformer conversion: not measured",
+            ["why"],
+            [["keras-hub is not installed (pip install keras-hub; it needs Python 3.11+)"]],
+        )
     model, conv, tables = conversion_tables(quick)
     return tables + [latency_table(model, conv, quick)]
