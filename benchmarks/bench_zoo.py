@@ -17,15 +17,21 @@ statistics far from the identity, input 96x96, 10 classes), one row:
   faster of the two; and how many Transposes the conv form has beyond the
   raw export's.
 
-Quick mode sweeps one small architecture. A row that fails says why in
-its last column; the sweep goes on.
+Quick mode sweeps one small architecture. Each row runs in a child
+process of its own, so one large model's memory is gone before the next
+starts (the largest ConvNeXt and EfficientNet rows are the sweep's peak). A
+row that fails, or whose process dies (out of memory), says why in its last
+column; the sweep goes on.
 
 The raw exports of the original models are cached under
 ``bench-results/cache`` (keyed by the library versions); the converted
 forms are exported afresh every run.
 """
 
+import json
 import os
+import subprocess
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -167,12 +173,11 @@ def row(name, size, quick):
     diff = "" if same else converters.graph_diff(raw, other_raw)
 
     x = np.random.default_rng(1).normal(size=(BATCH, size, size, 3)).astype("float32")
-    name_in = raw.graph.input[0].name
-    expected = next(iter(signature.run(model, {name_in: x}).values()))
+    expected = next(iter(signature.run(model, x).values()))
     error = 0.0
     for proto in (canonical_proto, converters.canonicalize(other_raw)):
         session = runtime.make_session(proto, "cpu")
-        got = next(iter(runtime.run(session, {name_in: x}).values()))
+        got = next(iter(runtime.run(session, {proto.graph.input[0].name: x}).values()))
         error = max(error, float(np.abs(got - expected).max()))
 
     graphs = {
@@ -200,11 +205,28 @@ def row(name, size, quick):
     ]
 
 
+def _child_row(name, size, quick):
+    """`row` in a fresh interpreter; its cells as JSON, or a failed row."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = (
+        f"import json, sys; sys.path.insert(0, {here!r}); import bench_zoo; "
+        f"print('ZOO-ROW ' + json.dumps(bench_zoo.row({name!r}, {size}, {quick})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    for line in done.stdout.splitlines():
+        if line.startswith("ZOO-ROW "):
+            return json.loads(line[len("ZOO-ROW "):])
+    if done.returncode < 0:
+        why = f"process killed by signal {-done.returncode} (out of memory?)"
+    else:
+        lines = [l for l in done.stderr.splitlines() if l.strip() and "WARNING" not in l]
+        why = lines[-1] if lines else f"process exited with status {done.returncode}"
+    return [name] + [""] * 11 + ["FAILED: " + " ".join(why.split())[:300]]
+
+
 def run(quick=False):
-    import gc
-
-    import keras
-
     names = QUICK if quick else ARCHITECTURES
     only = os.environ.get("KERAS_1X1_ZOO")
     if only:
@@ -213,13 +235,7 @@ def run(quick=False):
     rows = []
     for name in names:
         started = time.perf_counter()
-        try:
-            rows.append(row(name, size, quick))
-        except Exception as error:  # noqa: BLE001 - one architecture's failure is a row
-            text = " ".join(f"{type(error).__name__}: {error}".split())[:300]
-            rows.append([name, "", "", "", "", "", "", "", "", "", "", "", f"FAILED: {text}"])
-        keras.backend.clear_session()
-        gc.collect()
+        rows.append(_child_row(name, size, quick))
         print(f"  [zoo] {name}: {time.perf_counter() - started:.0f} s", flush=True)
     return harness.Table(
         f"Zoo sweep: every keras.applications architecture ({size}x{size}, batch {BATCH})",
