@@ -4,8 +4,9 @@ tables), and a one-line error when the model fails on them anyway."""
 
 import keras
 import numpy as np
+import pytest
 
-from keras_1x1 import converters
+from keras_1x1 import UserInputError, converters
 from keras_1x1.converters.keras import signature
 from keras_1x1.numeric import FREE_DIM, InputSpec
 from model_zoo import randomize
@@ -74,3 +75,25 @@ def test_a_bool_spec_with_a_value_is_that_constant():
     assert not InputSpec("m", (None, 3), "bool", 0, 1).draw(rng).any()
     assert InputSpec("m", (None, 3), "bool", 1, 2).describe() == "m 2x3 bool = True"
     assert InputSpec("m", (None, 3), "bool").describe() == "m 2x3 bool"
+
+
+class _ShortTable(L.Layer):
+    """Adds the first rows of a constant 16-row table: longer inputs fail
+    (a limit no table variable shows)."""
+
+    def call(self, x):
+        table = keras.ops.convert_to_tensor(np.ones((16, 8), "float32"))
+        return x + keras.ops.slice(table, (0, 0), (keras.ops.shape(x)[1], 8))
+
+
+def test_a_model_that_fails_on_the_drawn_inputs_gets_one_line_and_a_hint():
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
+    x = _ShortTable(name="short")(L.Embedding(20, 8, name="embed")(tokens))
+    model = randomize(keras.Model(tokens, L.Dense(4, name="proj")(x)))
+    with pytest.raises(UserInputError) as caught:
+        converters.dense_to_conv(model)
+    message = str(caught.value)
+    assert "fails on the inputs drawn from its input specs" in message
+    assert message.endswith("pass inputs it accepts as verify=...") and "\n" not in message
+    ok = converters.dense_to_conv(model, verify={"tokens": np.full((2, 10), 3, "int32")})
+    assert ok.conversion_report.verified and ok.conversion_report.inputs == []

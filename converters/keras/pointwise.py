@@ -452,7 +452,7 @@ def _to_einsum(m):
         bias_axes = outputs if m.bias is not None else None
         output_shape = tuple(m.positions) + tuple(m.out_dims)
         parsed = parse_reshaped_einsum(equation, n + 1 + len(m.in_dims))
-    _, inputs, outputs, permutation = parsed
+    permutation = parsed[3]
     kwargs = layer_kwargs(m.config, m.source.name, use_bias=m.bias is not None,
                           kernel_axes=lambda a: a)
     del kwargs["use_bias"]  # EinsumDense has a bias when it has bias_axes
