@@ -90,9 +90,13 @@ class _Rebuilt:
     def __init__(self):
         self._twins = {}
 
-    def child(self, parent, relative):
-        """``(the layer a reload builds at `relative` in `parent`, None)``,
-        or ``(None, why the parent cannot be rebuilt from its config)``."""
+    def child(self, parent, steps):
+        """``(the layer a reload builds in `parent` at `steps`, None)``, or
+        ``(None, why the parent cannot be rebuilt from its config)``.
+
+        ``steps`` lead from the parent down (see `_steps`): a graph's layers
+        by position (a rebuild may number their names anew), other layers'
+        by attribute."""
         try:
             serialized = _as_saved(parent)
             config = dict(serialized.get("config", {}))
@@ -103,12 +107,34 @@ class _Rebuilt:
         if key not in self._twins:
             try:
                 with internals.deferred_variables():
-                    twin = keras.saving.deserialize_keras_object(serialized)
-                self._twins[key] = ({site.path: site.layer for site in tree.walk(twin)}, None)
+                    self._twins[key] = (keras.saving.deserialize_keras_object(serialized), None)
             except Exception as error:  # noqa: BLE001 - said in the refusal
-                self._twins[key] = ({}, _cause(error))
-        layers, cause = self._twins[key]
-        return layers.get(relative), cause
+                self._twins[key] = (None, _cause(error))
+        layer, cause = self._twins[key]
+        for step in steps:
+            if layer is None:
+                break
+            layer = _follow(layer, step)
+        return layer, cause
+
+
+def _steps(chain):
+    """How to get from ``chain[0]`` down to ``chain[-1]``: per link, the
+    position in a graph's layers, or the attribute path in another layer."""
+    steps = []
+    for parent, child in zip(chain, chain[1:]):
+        if tree.is_container(parent):
+            steps.append(next(i for i, layer in enumerate(parent.layers) if layer is child))
+        else:
+            steps.append(next(name for layer, name in tree.children(parent) if layer is child))
+    return steps
+
+
+def _follow(layer, step):
+    if isinstance(step, int):
+        layers = layer.layers if tree.is_container(layer) else []
+        return layers[step] if step < len(layers) else None
+    return next((sub for sub, name in tree.children(layer) if name == step), None)
 
 
 def _cause(error):
@@ -169,11 +195,10 @@ def reloads_otherwise(model, changed, original=None):
         for i, (parent, child) in enumerate(zip(chain, chain[1:])):
             if configs.holds(parent, child):
                 continue
-            relative = site.path[len(names[i]) + 1:] if i else site.path
             if before is not None:
                 twin, cause = before.get(site.path), None
             else:
-                twin, cause = rebuilt.child(parent, relative)
+                twin, cause = rebuilt.child(parent, _steps(chain[i:]))
             if not _same_layer(twin, site.layer):
                 found.append((site.path, names[i], type(parent).__name__, parent, cause))
             break
