@@ -188,6 +188,7 @@ def save_model(model, path, *, overwrite=False):
     """
     import logging
 
+    # The mark `keras_1x1.converters.keras.saving.refuse` puts on `save`.
     refusal = getattr(getattr(model, "save", None), "keras_1x1_refusal", None)
     if refusal:
         raise UserInputError(refusal)

@@ -33,7 +33,8 @@ from keras_1x1.errors import UserInputError
 
 from . import internals, tree
 
-# Marks the refusing methods a converted model carries (see `refuse`).
+# Marks the refusing methods a converted model carries (see `refuse`);
+# `keras_1x1.io.save_model` reads it without importing the converters.
 MARK = "keras_1x1_refusal"
 
 
