@@ -28,7 +28,8 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import harness  # noqa: E402  (run.py puts benchmarks/ on sys.path)
+import conversion  # noqa: E402  (run.py puts benchmarks/ on sys.path)
+import harness  # noqa: E402
 
 FULL = dict(
     vocabulary_size=30522, num_layers=12, num_heads=12, hidden_dim=768,
@@ -49,101 +50,20 @@ def _model(quick):
 
 
 def conversion_tables(quick=False):
-    import dataclasses
-    import gc
-
-    import keras
-
-    from keras_1x1 import converters
-    from keras_1x1.converters.keras import signature
-    from keras_1x1.converters.keras import verify as checks
-    from keras_1x1.converters.keras.report import ConversionReport
-
     model, label = _model(quick)
-    conv = converters.dense_to_conv(model, verify=False)
-    inputs = signature.sample_inputs(model)
-
-    def clone_and_set():
-        clone = keras.models.clone_model(model)
-        clone.set_weights(model.get_weights())
-        return clone
-
-    def verification():
-        return checks.verify(model, conv, ConversionReport("bench", "keras"), inputs=inputs)
-
-    def collected(fn):
-        # Every call makes a model of 400+ MiB held in reference cycles; the
-        # collector runs by object counts, not bytes, so without a collection
-        # after each call the rounds pile up models (tens of GiB). Every
-        # candidate pays it alike.
-        def call():
-            fn()
-            gc.collect()
-
-        return call
-
-    cfg = harness.settings(quick)
-    if not quick:
-        # Each call takes seconds: fewer rounds, still interleaved.
-        cfg = dataclasses.replace(cfg, rounds=7, warmup=1, min_sample_s=0)
-    comparison = harness.compare(
-        [
-            harness.Candidate("clone_model + set_weights", collected(clone_and_set), baseline=True),
-            harness.Candidate("dense_to_conv(verify=False)",
-                              collected(lambda: converters.dense_to_conv(model, verify=False))),
-            harness.Candidate("conv_to_dense(verify=False) of the conv form",
-                              collected(lambda: converters.conv_to_dense(conv, verify=False))),
-            harness.Candidate("verification (2 drawn inputs of 32 tokens)", collected(verification)),
-        ],
-        settings=cfg,
-        disable_gc=False,
-    )
-    weight_bytes = sum(int(w.numpy().nbytes) for w in model.weights)
-    _, memory = harness.peak_memory(converters.dense_to_conv, model, verify=False)
-    _, baseline_memory = harness.peak_memory(clone_and_set)
-    report = conv.conversion_report
-    inside = sum(1 for e in report.converted if "/" in e.path)
-    time_table = comparison.table(
-        f"Conversion time: {label}, {model.count_params() / 1e6:.1f} M parameters",
-        extra={
-            "dense_to_conv(verify=False)": {
-                "layers converted": f"{len(report.converted)} ({inside} inside layers)"
-            },
-        },
-        unit="s",
+    conv, result = conversion.tables(
+        model, label, "dense_to_conv", quick,
+        inputs_label="2 drawn inputs of 32 tokens",
+        layers_label=lambda report: (
+            f"{len(report.converted)} ({sum('/' in e.path for e in report.converted)} inside layers)"
+        ),
         notes=[
-            "Goal (DESIGN section 5): conversion at most 1.2x clone_model + set_weights.",
             "The conversion traces the model once on symbolic inputs (the calls of "
             "its sublayers), copies every layer it keeps (no config round trip) and "
             "builds the new ones with their weights; the result keeps its class.",
-            "Verification runs both models once on the same batch of 2.",
-            "Each timed call ends with gc.collect() (the models sit in reference "
-            "cycles; without it the rounds pile them up).",
         ],
     )
-    memory_table = harness.Table(
-        f"Conversion memory: {label}, weights {harness.fmt_bytes(weight_bytes)}",
-        ["operation", "process RSS added at peak", "x weight bytes",
-         "Python allocations peak", "x weight bytes"],
-        [
-            ["dense_to_conv(verify=False)",
-             harness.fmt_bytes(memory.rss_delta_bytes), memory.rss_delta_bytes / weight_bytes,
-             harness.fmt_bytes(memory.python_peak_bytes), memory.python_peak_bytes / weight_bytes],
-            ["clone_model + set_weights",
-             harness.fmt_bytes(baseline_memory.rss_delta_bytes),
-             baseline_memory.rss_delta_bytes / weight_bytes,
-             harness.fmt_bytes(baseline_memory.python_peak_bytes),
-             baseline_memory.python_peak_bytes / weight_bytes],
-        ],
-        notes=[
-            "RSS added: peak resident size during the call minus the size when it "
-            f"started ({memory.rss_method}); it includes the new model's own weights "
-            "(1x weight bytes is the floor).",
-            "Python allocations: tracemalloc peak (numpy copies of weights included, "
-            "TensorFlow's C++ buffers not).",
-        ],
-    )
-    return model, conv, [time_table, memory_table]
+    return model, conv, result
 
 
 def _ops(proto):
