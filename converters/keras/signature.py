@@ -15,16 +15,7 @@ from keras_1x1.errors import UserInputError
 from keras_1x1.numeric import InputSpec, draw_inputs
 
 from . import internals
-
-
-def unique_name(base, taken):
-    """`base`, or `base_1`, `base_2`, ... whichever is not taken yet."""
-    name, i = base, 0
-    while name in taken:
-        i += 1
-        name = f"{base}_{i}"
-    taken.add(name)
-    return name
+from .graph import unique_name
 
 
 def _clean(name, fallback):
