@@ -235,8 +235,13 @@ def run(quick=False):
     rows = []
     for name in names:
         started = time.perf_counter()
-        rows.append(_child_row(name, size, quick))
-        print(f"  [zoo] {name}: {time.perf_counter() - started:.0f} s", flush=True)
+        cells = _child_row(name, size, quick)
+        rows.append(cells)
+        summary = cells[-1][:200] if cells[-1].startswith("FAILED") else (
+            f"{cells[2]} converted, exact {cells[3]}, fingerprints {cells[4]}, "
+            f"best/raw {cells[10]:.2f} {cells[-1][:200]}"
+        )
+        print(f"  [zoo] {name}: {time.perf_counter() - started:.0f} s: {summary}", flush=True)
     return harness.Table(
         f"Zoo sweep: every keras.applications architecture ({size}x{size}, batch {BATCH})",
         [
