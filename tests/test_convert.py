@@ -69,6 +69,29 @@ def test_names_shared_layers_and_weight_counts_are_kept():
     assert len(shared._inbound_nodes) == 2
 
 
+def test_variable_paths_of_a_model_built_in_name_scopes_survive_both_directions():
+    # NASNet builds its blocks under keras.name_scope: the variables of a
+    # converted layer keep the scope in their paths, both ways.
+    x = keras.Input((6, 6, 3), name="image")
+    with keras.name_scope("block_0"):
+        with keras.name_scope("adjust"):
+            h = L.Conv2D(4, 1, name="pw")(x)
+        h = L.Conv2D(5, 3, padding="same", name="spatial")(h)
+    model = keras.Model(x, L.Conv2D(2, 1, name="head")(h))
+    randomize(model)
+    paths = [w.path for w in model.weights]
+    assert paths[0] == "block_0/adjust/pw/kernel"
+    dense = converters.conv_to_dense(model)
+    assert isinstance(dense.get_layer("pw"), L.Dense)
+    assert [w.path for w in dense.weights] == paths
+    back = converters.dense_to_conv(dense)
+    assert [w.path for w in back.weights] == paths
+    assert all(
+        np.asarray(a.numpy()).tobytes() == np.asarray(b.numpy()).tobytes()
+        for a, b in zip(model.weights, back.weights)
+    )
+
+
 def test_target_keras_uses_only_builtin_layers_and_loads_without_the_package(tmp_path):
     model = randomize(conv_zoo())
     dense = converters.conv_to_dense(model, target="keras")

@@ -90,10 +90,16 @@ class Replace:
     def __init__(self, layers, weights):
         self.layers = list(layers)
         self.weights = list(weights)
+        self.source = None  # the layer replaced, once the rebuild meets it
 
     def __call__(self, x):
-        for layer in self.layers:
-            x = layer(x)
+        # Built in the name scopes of the layer it replaces, so that the
+        # variable paths read alike (a model built under `name_scope`, as
+        # NASNet is, keeps its paths through a round trip).
+        scopes = _name_scopes(self.source) if self.source is not None else contextlib.nullcontext()
+        with scopes:
+            for layer in self.layers:
+                x = layer(x)
         return x
 
 
@@ -256,6 +262,7 @@ class Rebuilder:
                 if id(action) not in replaced:
                     replaced.add(id(action))
                     self._pending.extend(action.weights)
+                    action.source = layer
                 return action
             if action is IDENTITY or is_container(layer):
                 return layer  # resolved at call time
