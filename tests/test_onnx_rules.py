@@ -494,6 +494,45 @@ def test_a_matmul_with_its_bias_becomes_a_1x1_conv_and_a_slice_its_strides():
     _check_same(proto, model)
 
 
+@pytest.mark.parametrize("other", ["MatMul", "Relu"])
+def test_a_slice_two_pointwise_convs_read_becomes_both_their_strides(other):
+    # ResNet's strided block and its strided shortcut read one subsampling
+    # slice; a slice that any other op reads stays.
+    second = (
+        helper.make_node("MatMul", ["sub", "W2"], ["y2"])
+        if other == "MatMul"
+        else helper.make_node("Relu", ["sub"], ["y2"])
+    )
+    proto = _model(
+        [
+            helper.make_node("Slice", ["x", "s", "e", "a", "st"], ["sub"]),
+            helper.make_node("MatMul", ["sub", "W"], ["y"]),
+            second,
+        ],
+        [("x", ["N", 6, 6, 4])],
+        [("y", ["N", 3, 3, 6]), ("y2", ["N", 3, 3, 5 if other == "MatMul" else 4])],
+        [
+            ("s", np.array([0, 0], np.int64)),
+            ("e", np.array([2**63 - 1, 2**63 - 1], np.int64)),
+            ("a", np.array([1, 2], np.int64)),
+            ("st", np.array([2, 2], np.int64)),
+            ("W", _w(4, 6)),
+            ("W2", _w(4, 5)),
+        ],
+    )
+    model = _apply(proto, rule_list=[matmul_to_conv.MatMulToConv()])
+    rules.apply(model, [slice_into_conv.SliceIntoConv()])
+    canonical._tidy(model)
+    convs = [n for n in model.graph if n.op_type == "Conv"]
+    if other == "MatMul":
+        assert "Slice" not in _ops(model) and len(convs) == 2
+        assert all(list(c.attributes["strides"].as_ints()) == [2, 2] for c in convs)
+    else:
+        assert _ops(model).count("Slice") == 1
+        assert all("strides" not in c.attributes for c in convs)
+    _check_same(proto, model)
+
+
 # -- passes -----------------------------------------------------------------------------
 
 

@@ -1,8 +1,10 @@
 """``Conv1x1(Slice(x, steps=s on spatial axes))`` -> ``Conv1x1(x, strides=s)``.
 
 The reverse of `conv1x1_to_matmul` for a strided 1x1 conv: a subsampling
-slice read only by a pointwise conv becomes its strides. The slice may sit
-before the transpose that brings its tensor to channels first.
+slice read only by pointwise convs becomes their strides (ResNet's strided
+block and its strided shortcut read one slice: both take the strides, and
+the slice is gone). A slice that any other op also reads stays. The slice
+may sit before the transpose that brings its tensor to channels first.
 """
 
 from __future__ import annotations
@@ -12,12 +14,41 @@ from ..reading import canonical_slice, pointwise_reason
 from . import Rule
 
 
+def _unstrided_pointwise(node):
+    return (
+        node.op_type == "Conv"
+        and not pointwise_reason(node)
+        and all(s == 1 for s in edit.ints_attr(node, "strides", []))
+    )
+
+
+def _read_by_convs_only(value, through_transpose=True):
+    """Whether every reader of `value` is an unstrided pointwise Conv (its
+    input 0), or a Transpose that only such Convs read."""
+    if value.is_graph_output() or not value.uses():
+        return False
+    for use in value.uses():
+        reader = use.node
+        if through_transpose and reader.op_type == "Transpose" and use.idx == 0:
+            if not _read_by_convs_only(reader.outputs[0], through_transpose=False):
+                return False
+        elif not (_unstrided_pointwise(reader) and use.idx == 0):
+            return False
+    return True
+
+
 def _subsampling(node):
     """``(slice node, perm of the transpose between or None, {conv axis:
     step})`` or None."""
-    x, perm = edit.through_transpose(node.inputs[0])
+    x, perm = node.inputs[0], None
+    producer = x.producer()
+    if producer is not None and producer.op_type == "Transpose":
+        perm = edit.ints_attr(producer, "perm")
+        if perm is None:
+            return None
+        x = producer.inputs[0]
     slicer = x.producer()
-    if slicer is None or slicer.op_type != "Slice" or not edit.sole(x):
+    if slicer is None or slicer.op_type != "Slice" or not _read_by_convs_only(x):
         return None
     canonical = canonical_slice(slicer)
     if isinstance(canonical, str):
