@@ -29,6 +29,7 @@ from keras_1x1.converters.onnx.rules import (
     reduce_normalize,
     resize_scales,
     slice_into_conv,
+    slice_to_pool,
     slice_normalize,
     squeeze_to_reshape,
     sub_constant_to_add,
@@ -530,6 +531,38 @@ def test_a_slice_two_pointwise_convs_read_becomes_both_their_strides(other):
     else:
         assert _ops(model).count("Slice") == 1
         assert all("strides" not in c.attributes for c in convs)
+    _check_same(proto, model)
+
+
+@pytest.mark.parametrize(
+    "axes, steps, rank, pooled",
+    [([2, 3], [2, 2], 4, True), ([3], [3], 4, True), ([2], [2], 3, True), ([1], [2], 4, False)],
+)
+def test_a_subsampling_slice_left_in_the_conv_form_is_a_1x1_max_pool(axes, steps, rank, pooled):
+    shape = ["N", 5, 7, 6][:rank]
+    out = list(shape)
+    for a, s in zip(axes, steps):
+        out[a] = -(-shape[a] // s)
+    proto = _model(
+        [helper.make_node("Slice", ["x", "s", "e", "a", "st"], ["y"])],
+        [("x", shape)],
+        [("y", out)],
+        [
+            ("s", np.zeros(len(axes), np.int64)),
+            ("e", np.full(len(axes), 2**63 - 1, np.int64)),
+            ("a", np.array(axes, np.int64)),
+            ("st", np.array(steps, np.int64)),
+        ],
+    )
+    model = _apply(proto, rule_list=[slice_to_pool.SliceToPool()])
+    if pooled:
+        assert _ops(model) == ["MaxPool"]
+        pool = _first(model, "MaxPool")
+        assert list(pool.attributes["kernel_shape"].as_ints()) == [1] * (rank - 2)
+        by_axis = dict(zip(axes, steps))
+        assert list(pool.attributes["strides"].as_ints()) == [by_axis.get(a, 1) for a in range(2, rank)]
+    else:
+        assert _ops(model) == ["Slice"]  # the channel axis of NCHW is no pool axis
     _check_same(proto, model)
 
 

@@ -162,9 +162,12 @@ def _conv_form_ir(model):
         for rule in rules.spelling_rules()
         if not isinstance(rule, conv1x1_to_matmul.Conv1x1ToMatMul)
     ]
-    return _normal_form(
-        model, rules.conv_form_rules() + spelling, [pad_into_conv.PadIntoConv()]
-    )
+    _normal_form(model, rules.conv_form_rules() + spelling, [pad_into_conv.PadIntoConv()])
+    # Last, once no pointwise conv can take them as strides: the subsampling
+    # slices left as the 1x1 pools onnxruntime runs beside its convs.
+    rules.apply(model, rules.conv_form_final_rules())
+    _tidy(model)
+    return model
 
 
 # -- finishing -------------------------------------------------------------------------

@@ -20,7 +20,9 @@ into them:
   and constant operands, no-op arithmetic removed;
 - `FUSION`: per-channel scales and offsets after a pointwise MatMul folded
   into its weights and bias;
-- `CONV_FORM`: the deployment form with pointwise ops as NCHW Conv 1x1.
+- `CONV_FORM`: the deployment form with pointwise ops as NCHW Conv 1x1
+  (subsampling slices as their strides), and last the slices no conv took
+  as 1x1 max pools.
 """
 
 from __future__ import annotations
@@ -142,3 +144,9 @@ def conv_form_rules():
     from . import matmul_to_conv, slice_into_conv
 
     return [matmul_to_conv.MatMulToConv(), slice_into_conv.SliceIntoConv()]
+
+
+def conv_form_final_rules():
+    from . import slice_to_pool
+
+    return [slice_to_pool.SliceToPool()]
