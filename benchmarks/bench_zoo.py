@@ -14,8 +14,12 @@ statistics far from the identity, input 96x96, 10 classes), one row:
 - onnxruntime CPU latency (batch 8, 2 threads, spinning off, interleaved
   rounds) of the deployment forms against tf2onnx's raw export of the model
   as written: ``to_form(.., "matmul")``, ``to_form(.., "conv")`` and the
-  faster of the two; and how many Transposes the conv form has beyond the
-  raw export's.
+  faster of the two, beside the raw export in a second session (the noise
+  gauge: two sessions of one graph differ by a few percent on a shared
+  machine); how many Transposes the conv form has beyond the raw export's;
+  and the ops onnxruntime runs for the conv form beyond those it runs for
+  the raw export, both after its own optimizer ("same ops": the same
+  kernels, so their latency ratio is the gauge's noise).
 
 Quick mode sweeps one small architecture. Each row runs in a child
 process of its own, so one large model's memory is gone before the next
@@ -231,6 +235,8 @@ def row(name, size, quick):
         "raw": raw,
         "matmul": canonical.to_form(raw, "matmul"),
         "conv": canonical.to_form(raw, "conv"),
+        # The noise gauge: the raw export again, in a session of its own.
+        "raw again": raw,
     }
     ratios = _latency(graphs, x, quick)
     transposes = {k: sum(n.op_type == "Transpose" for n in p.graph.node) for k, p in graphs.items()}
@@ -248,6 +254,7 @@ def row(name, size, quick):
         ratios["matmul"],
         ratios["conv"],
         best,
+        ratios["raw again"],
         transposes["conv"] - transposes["raw"],
         optimized,
         diff,
@@ -272,7 +279,7 @@ def _child_row(name, size, quick):
     else:
         lines = [l for l in done.stderr.splitlines() if l.strip() and "WARNING" not in l]
         why = lines[-1] if lines else f"process exited with status {done.returncode}"
-    return [name] + [""] * 12 + ["FAILED: " + " ".join(why.split())[:300]]
+    return [name] + [""] * 13 + ["FAILED: " + " ".join(why.split())[:300]]
 
 
 def run(quick=False):
@@ -288,7 +295,7 @@ def run(quick=False):
         rows.append(cells)
         summary = cells[-1][:200] if cells[-1].startswith("FAILED") else (
             f"{cells[2]} converted, exact {cells[3]}, fingerprints {cells[4]}, "
-            f"best/raw {cells[10]:.2f}, onnxruntime runs {cells[12]} {cells[-1][:200]}"
+            f"best/raw {cells[10]:.2f}, onnxruntime runs {cells[13]}, noise gauge {cells[11]:.2f} {cells[-1][:200]}"
         )
         print(f"  [zoo] {name}: {time.perf_counter() - started:.0f} s: {summary}", flush=True)
     return harness.Table(
@@ -296,7 +303,7 @@ def run(quick=False):
         [
             "architecture", "written as", "pointwise converted", "round trip exact",
             "fingerprints equal", "ORT max abs error", "export s", "canonicalize s",
-            "matmul / raw", "conv / raw", "best / raw", "extra Transposes (conv)",
+            "matmul / raw", "conv / raw", "best / raw", "raw again / raw", "extra Transposes (conv)",
             "ops onnxruntime runs (conv - raw)", "difference",
         ],
         rows,
@@ -309,6 +316,8 @@ def run(quick=False):
             "latency: onnxruntime CPU, 2 threads, spinning off, ratio of medians to tf2onnx's "
             "raw export of the model as written, measured in interleaved rounds (1.00 is "
             "parity); best is the faster of the two deployment forms.",
+            "raw again: the raw export in a second session, measured like the others: how "
+            "far two sessions of one graph differ in this run (the noise gauge).",
             "extra Transposes: Transpose nodes of to_form(.., 'conv') minus those of the raw "
             "export (0 or fewer: none added).",
             "ops onnxruntime runs: the op counts of the graphs onnxruntime's optimizer makes "
