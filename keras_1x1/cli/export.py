@@ -12,7 +12,7 @@ tf2onnx writes the graph; --form chooses what is written:
 
 Which to pick: for a network of convolutions (ResNet, MobileNet,
 EfficientNet, ConvNeXt) conv, which keeps every tensor channels first and
-runs 0.82x to 1.03x the time of tf2onnx's export on the CPU over the
+runs 0.82x to 1.06x the time of tf2onnx's export on the CPU over the
 keras.applications zoo (parity where tf2onnx wrote the same convs, faster
 where the forms differ: squeeze-and-excite blocks, ConvNeXt); for a
 transformer (per-token maps on batch x tokens x channels) matmul, which
