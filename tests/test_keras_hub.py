@@ -45,16 +45,18 @@ def _deeplab():
     )
 
 
+def _encoder(cls, num_layers):
+    """A keras-hub text backbone of the small config most of them take."""
+    return cls(
+        vocabulary_size=50, num_layers=num_layers, num_heads=2, hidden_dim=16,
+        intermediate_dim=32, max_sequence_length=32,
+    )
+
+
 BUILDERS = {
     "mha": _mha,
-    "bert": lambda: M.BertBackbone(
-        vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32,
-        max_sequence_length=32,
-    ),
-    "gpt2": lambda: M.GPT2Backbone(
-        vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32,
-        max_sequence_length=32,
-    ),
+    "bert": lambda: _encoder(M.BertBackbone, 2),
+    "gpt2": lambda: _encoder(M.GPT2Backbone, 2),
     "llama": lambda: M.LlamaBackbone(
         vocabulary_size=50, num_layers=2, num_query_heads=4, hidden_dim=16,
         intermediate_dim=32, num_key_value_heads=2,
@@ -63,18 +65,9 @@ BUILDERS = {
         vocabulary_size=50, num_layers=1, num_query_heads=2, num_key_value_heads=1,
         hidden_dim=16, intermediate_dim=32, head_dim=8,
     ),
-    "roberta": lambda: M.RobertaBackbone(
-        vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
-        max_sequence_length=32,
-    ),
-    "distilbert": lambda: M.DistilBertBackbone(
-        vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
-        max_sequence_length=32,
-    ),
-    "bart": lambda: M.BartBackbone(
-        vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
-        max_sequence_length=32,
-    ),
+    "roberta": lambda: _encoder(M.RobertaBackbone, 1),
+    "distilbert": lambda: _encoder(M.DistilBertBackbone, 1),
+    "bart": lambda: _encoder(M.BartBackbone, 1),
     "t5": lambda: M.T5Backbone(
         vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
     ),

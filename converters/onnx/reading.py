@@ -88,6 +88,21 @@ def canonical_slice(node):
     )
 
 
+def subsampling_steps(node):
+    """``{axis: step}`` of a Slice that keeps every s-th element from the
+    start to the end of some axes (a strided 1x1 conv's or pool's
+    subsampling), or None."""
+    canonical = canonical_slice(node)
+    if isinstance(canonical, str):
+        return None
+    starts, ends, axes, steps = canonical
+    if not axes or any(v != 0 for v in starts) or any(v != edit.INT64_MAX for v in ends):
+        return None
+    if any(v < 1 for v in steps):
+        return None
+    return dict(zip(axes, steps))
+
+
 def channel_row(array, r, cout):
     """The ``(cout,)`` row a constant broadcasts to along the last of `r`
     axes, when it varies along that axis only; else None."""

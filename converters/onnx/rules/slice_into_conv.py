@@ -10,7 +10,7 @@ may sit before the transpose that brings its tensor to channels first.
 from __future__ import annotations
 
 from .. import edit
-from ..reading import canonical_slice, pointwise_reason
+from ..reading import pointwise_reason, subsampling_steps
 from . import Rule
 
 
@@ -50,20 +50,15 @@ def _subsampling(node):
     slicer = x.producer()
     if slicer is None or slicer.op_type != "Slice" or not _read_by_convs_only(x):
         return None
-    canonical = canonical_slice(slicer)
-    if isinstance(canonical, str):
-        return None
-    starts, ends, axes, steps = canonical
-    if not axes or any(v != 0 for v in starts) or any(v != edit.INT64_MAX for v in ends):
-        return None
-    if any(v < 1 for v in steps):
+    steps = subsampling_steps(slicer)
+    if steps is None:
         return None
     # A slice axis of the transposed tensor is the conv axis it lands on.
-    where = {a: (perm.index(a) if perm is not None else a) for a in axes}
+    where = {a: (perm.index(a) if perm is not None else a) for a in steps}
     r = edit.rank(node.inputs[0])
     if any(not 2 <= w < r for w in where.values()):
         return None
-    return slicer, perm, {where[a]: s for a, s in zip(axes, steps)}
+    return slicer, perm, {where[a]: s for a, s in steps.items()}
 
 
 class SliceIntoConv(Rule):

@@ -11,7 +11,7 @@ one element takes no maximum: the two read the same elements.
 from __future__ import annotations
 
 from .. import edit
-from ..reading import canonical_slice
+from ..reading import subsampling_steps
 from . import Rule
 
 _POOL_DTYPES = {"FLOAT", "FLOAT16", "DOUBLE"}
@@ -19,21 +19,15 @@ _POOL_DTYPES = {"FLOAT", "FLOAT16", "DOUBLE"}
 
 def _strides(node):
     """The pool strides this slice is, or a reason string."""
-    canonical = canonical_slice(node)
-    if isinstance(canonical, str):
-        return canonical
-    starts, ends, axes, steps = canonical
+    by_axis = subsampling_steps(node)
     r = edit.rank(node.inputs[0])
-    if r not in (3, 4, 5) or not axes:
-        return "not a slice of a rank 3-5 tensor"
-    if any(v != 0 for v in starts) or any(v != edit.INT64_MAX for v in ends):
-        return "the slice does not run from start to end"
-    if any(not 2 <= a < r for a in axes) or any(s < 1 for s in steps):
+    if by_axis is None or r not in (3, 4, 5):
+        return "not a subsampling slice of a rank 3-5 tensor"
+    if any(not 2 <= a < r for a in by_axis):
         return "the slice steps axes other than the spatial ones"
     dtype = node.inputs[0].dtype
     if dtype is None or dtype.name not in _POOL_DTYPES:
         return "MaxPool does not take this dtype"
-    by_axis = dict(zip(axes, steps))
     return [by_axis.get(a, 1) for a in range(2, r)]
 
 
