@@ -168,3 +168,42 @@ def test_keras_1x1_layers_export_in_both_forms():
     want = [np.asarray(v) for v in model(data)]
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
+def test_a_graph_onnxruntime_rejects_is_neither_returned_nor_written(tmp_path):
+    # tf2onnx exports a float64 Conv2D; onnxruntime has no float64 Conv kernel.
+    x = keras.Input((5, 5, 3), dtype="float64", name="image")
+    model = keras.Model(x, L.Conv2D(2, 3, dtype="float64", name="wide")(x), name="f64")
+    path = tmp_path / "f64.onnx"
+    with pytest.raises(UserInputError) as info:
+        converters.export_onnx(model, path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("onnxruntime rejects tf2onnx's graph of model 'f64' at node '")
+    assert "wide" in message and "(Conv)" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_graph_that_fails_at_run_time_names_the_node(monkeypatch):
+    # A Reshape whose target tf2onnx got wrong loads, and fails only when run.
+    from keras_1x1.converters.onnx import export
+
+    model = keras.Sequential([keras.Input((4, 6), name="tokens"), L.Dense(3, name="proj")], name="seq")
+    original = export._restore_names
+
+    def corrupt(proto, *args):
+        original(proto, *args)
+        target = onnx.numpy_helper.from_array(np.array([5, 7], "int64"), "bad_target")
+        proto.graph.initializer.append(target)
+        out = proto.graph.output[0].name
+        for node in proto.graph.node:
+            for i, name in enumerate(node.output):
+                if name == out:
+                    node.output[i] = "before_bad"
+        proto.graph.node.append(
+            onnx.helper.make_node("Reshape", ["before_bad", "bad_target"], [out], name="bad_reshape")
+        )
+
+    monkeypatch.setattr(export, "_restore_names", corrupt)
+    with pytest.raises(UserInputError, match=r"at node 'bad_reshape' \(Reshape\): .*"):
+        converters.export_onnx(model)

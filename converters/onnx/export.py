@@ -131,6 +131,7 @@ def _convert(model, opset):
     _check_converted(proto, model)
     _restore_names(proto, in_names, out_names, [_tf_name(n) for n in in_names])
     proto.producer_name = "keras-1x1 (tf2onnx)"
+    _check_runs(proto, model)
     return proto
 
 
@@ -212,6 +213,57 @@ def _check_converted(proto, model):
             f"tf2onnx could not convert every op of model '{model.name}': "
             f"{', '.join(unknown)} remain in the graph"
         )
+
+
+def _check_runs(proto, model):
+    """Refuse graphs onnxruntime cannot load, or cannot run on inputs drawn
+    from the model's input specs (integer ranges from its tables, lengths
+    within its position tables): one line names the node and its op."""
+    from keras_1x1.numeric import draw_inputs
+
+    from ..keras import signature
+    from .runtime import make_session, run
+
+    specs = signature.input_specs(model)
+    feeds = draw_inputs(specs)
+    names = [v.name for v in proto.graph.input]
+    if set(names) - set(feeds) and len(names) == len(specs):
+        feeds = dict(zip(names, feeds.values()))
+    try:
+        run(make_session(proto, "cpu"), feeds)
+    except Exception as error:  # noqa: BLE001 - onnxruntime's own exceptions
+        raise UserInputError(_rejected(proto, model, error)) from error
+
+
+# onnxruntime names the node in its messages as "Name:'node'" (at run time)
+# or "Node (node)", "in node (node)", "node with name 'node'" (when it
+# loads the graph).
+_NODE_IN_MESSAGE = re.compile(
+    r"(?:Name:\s*'([^']+)'|[Nn]ode \(([^)]+)\)|node with name '([^']+)'"
+    r"|[Nn]ode name:\s*([^\s,]+)|node ([^\s,:]+):)"
+)
+
+
+def _rejected(proto, model, error):
+    """The one line that says which node of tf2onnx's graph onnxruntime rejects."""
+    text = " ".join(str(error).split())
+    text = text.replace("onnxruntime cannot load the model: ", "")
+    text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text)
+    by_name = {n.name: n for n in proto.graph.node}
+    node = None
+    for match in _NODE_IN_MESSAGE.finditer(text):
+        name = next(g for g in match.groups() if g)
+        node = by_name.get(name) or by_name.get(name.rstrip("'\"."))
+        if node is not None:
+            break
+    if node is None:
+        ops = [n for n in proto.graph.node if re.search(rf"\b{re.escape(n.op_type)}\b", text)]
+        node = ops[0] if len(ops) == 1 else None
+    where = f"node '{node.name}' ({node.op_type})" if node is not None else "a node it does not name"
+    return (
+        f"onnxruntime rejects tf2onnx's graph of model '{model.name}' at {where}: "
+        f"{text[:300]}"
+    )
 
 
 def _tf_name(name):
