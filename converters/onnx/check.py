@@ -267,14 +267,19 @@ class _Side:
             self._export = export_onnx(self.keras_model, opset=opset)
         return self._export
 
-    def specs(self):
+    def specs(self, ranges=True):
+        """The inputs' specs; with `ranges`, the values each accepts (read
+        from the Keras model, or from the ONNX graph's tables)."""
         if self.is_keras:
             from ..keras import signature
 
             return signature.input_specs(self.keras_model)
-        from .runtime import input_specs
+        from .limits import input_specs
+        from .runtime import input_specs as plain_specs
 
-        return [InputSpec(name, tuple(shape), dtype.name) for name, shape, dtype in input_specs(self.proto)]
+        if ranges:
+            return input_specs(self.proto)
+        return [InputSpec(name, tuple(shape), dtype.name) for name, shape, dtype in plain_specs(self.proto)]
 
     def run(self, feeds, provider):
         if self.is_keras:
@@ -528,7 +533,7 @@ def _check(ref, sides, *, inputs, providers, atol, rtol, seed, opset, graphs, ca
     # Outputs.
     expected = ref.run(ref_feeds, provider)
     for s, candidate in runs:
-        actual = s.run(_feeds_for(s.specs(), values, s.role, notes), provider)
+        actual = s.run(_feeds_for(s.specs(ranges=False), values, s.role, notes), provider)
         pairs = _match_outputs(list(expected), list(actual), ref.role, s.role, notes)
         names = list(expected) + list(actual)
         check_tolerance_names(atol, names, "atol")

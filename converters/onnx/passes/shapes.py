@@ -63,23 +63,30 @@ def _free_dims(graph):
     return found
 
 
-def _probe_graph(model, free, k, family):
-    """A clone of the graph (weights shared) with every free input dim fixed
-    to probe `k` of `family`, and no shapes below its inputs."""
-    graph = model.graph.clone()
+def _sizes(free, k, family):
+    """``{symbol: size}`` of every free dim at probe `k` of `family`: the
+    batch at ``BATCH_PROBES[k]``, the others from ``FREE_PROBES[family]``."""
     values, by_axis = FREE_PROBES[family]
-    symbols = {}
+    keyed = {}
+    sizes = {}
     others = iter(values[k])
     for (i, axis), symbol in sorted(free.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         key = ("axis", axis) if by_axis else symbol
-        if key not in symbols:
-            symbols[key] = BATCH_PROBES[k] if axis == 0 else next(others)
-        symbols[symbol] = symbols[key]
+        if key not in keyed:
+            keyed[key] = BATCH_PROBES[k] if axis == 0 else next(others)
+        sizes[symbol] = keyed[key]
+    return sizes
+
+
+def _probe_graph(model, free, sizes):
+    """A clone of the graph (weights shared) with every free input dim fixed
+    to its size in `sizes`, and no shapes below its inputs."""
+    graph = model.graph.clone()
     for i, value in enumerate(graph.inputs):
         if value.shape is None:
             continue
         shape = [
-            symbols[free[(i, axis)]] if (i, axis) in free else d
+            sizes[free[(i, axis)]] if (i, axis) in free else d
             for axis, d in enumerate(value.shape.dims)
         ]
         value.shape = ir.Shape(shape)
@@ -133,9 +140,10 @@ def _infer(proto):
     return shapes
 
 
-def _probe(model, free, k, family):
-    """``{value name: (dims, small constant or None, dtype)}`` at probe `k`
-    of `family`, and whether every value got a shape.
+def _probe(model, free, sizes, seen=None):
+    """``{value name: (dims, small constant or None, dtype)}`` with the free
+    dims at `sizes`, and whether every value got a shape. `seen`, a dict,
+    receives the probe graph, the evaluated constants and inferred shapes.
 
     onnx's shape inference gives every shape it can; the shape plumbing it
     cannot follow (``ReduceProd`` of a ``Shape``, say) is evaluated here
@@ -144,15 +152,19 @@ def _probe(model, free, k, family):
     """
     from onnx import numpy_helper
 
-    graph = _probe_graph(model, free, k, family)
+    graph = _probe_graph(model, free, sizes)
     proto = _probe_proto(model, graph)
     consts = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
     known = set(consts)
+    if seen is not None:
+        seen.update(graph=graph, consts=consts, shapes={})
     for _ in range(8):
         try:
             shapes = _infer(proto)
         except Exception:  # noqa: BLE001 - onnx cannot infer this graph
             return None, False
+        if seen is not None:
+            seen["shapes"] = shapes
         grown = plumbing.evaluate(proto.graph.node, shapes, consts)
         missing = [o for n in proto.graph.node for o in n.output if o and o not in shapes]
         if not missing or not grown:
@@ -211,14 +223,114 @@ def _combine(first, second):
     return [a if a == b else _symbol((a, b)) for a, b in zip(first, second)]
 
 
+def _limits(model, free):
+    """``{symbol: DimLimit}`` of the free non-batch dims: the constant
+    tables they size and the constant dims they must equal (`limits`), read
+    at the first probe, where every free dim has a size of its own."""
+    from .. import limits
+
+    if not any(axis for _, axis in free):
+        return {}
+    sizes = _sizes(free, 0, 0)
+    seen = {}
+    _probe(model, free, sizes, seen)
+    if "graph" not in seen:
+        return {}
+    others = {symbol: sizes[symbol] for (_, axis), symbol in free.items() if axis}
+    found = limits.table_reads(seen["graph"], seen["consts"], others)
+    for symbol, limit in limits.broadcasts(seen["graph"], seen["shapes"], others).items():
+        found[symbol] = limit.merge(found.get(symbol))
+    return found
+
+
+def input_dim_limits(model):
+    """``{(input name, axis): DimLimit}`` for the free non-batch dims of the
+    graph's inputs that a constant table bounds or a constant's dim fixes."""
+    graph = model.graph
+    free = _free_dims(graph)
+    found = _limits(model, free)
+    return {
+        (graph.inputs[i].name, axis): found[symbol]
+        for (i, axis), symbol in free.items()
+        if symbol in found
+    }
+
+
+# Probe sizes for dims a table bounds, primes first (largest first), then
+# the others; none of them a batch probe (a product of the batch and such a
+# dim must differ between the two probes).
+_PRIMES = (251, 241, 239, 233, 229, 227, 223, 211, 199, 197, 193, 191, 181, 179, 173, 167,
+           163, 157, 151, 149, 139, 137, 131, 127, 113, 109, 107, 103, 101, 97, 89, 83, 79,
+           73, 71, 67, 61, 59, 53, 47, 43, 41, 37, 31, 29, 23, 19, 17, 13, 5, 3, 2)
+_BOUNDED = tuple(p for p in _PRIMES if p not in BATCH_PROBES) + tuple(
+    n for n in range(256, 1, -1) if n not in _PRIMES and n not in BATCH_PROBES
+)
+
+
+def _static_dims(model):
+    """The static dims of the graph's inputs and initializers."""
+    found = set()
+    for value in list(model.graph.inputs) + list(model.graph.initializers.values()):
+        for d in edit.dims(value) or ():
+            if isinstance(d, int):
+                found.add(d)
+    return found
+
+
+def _within_limits(model, free, found):
+    """Sizes for both probes with every free dim within what it accepts:
+    one size per axis (the inputs' sequences match), the bounded ones the
+    largest primes within their bound that no other dim of the graph has,
+    two different ones for the two probes (a dim equal in both would read
+    as static, unless one size is all the table takes); a dim that must
+    equal a constant's gets it in both."""
+    by_axis = {}
+    for (_, axis), symbol in free.items():
+        if axis:
+            limit = found.get(symbol)
+            by_axis[axis] = limit.merge(by_axis.get(axis)) if limit is not None else by_axis.get(axis)
+    taken = _static_dims(model) | set(BATCH_PROBES)
+    plain = iter(zip(*FREE_PROBES[1][0]))
+    pairs = {}
+    for axis in sorted(by_axis):
+        limit = by_axis[axis]
+        if limit is None:
+            pairs[axis] = next(plain)
+        elif limit.equal is not None:
+            pairs[axis] = (limit.equal, limit.equal)
+        else:
+            fits = [p for p in _BOUNDED if p <= limit.high]
+            fresh = [p for p in fits if p not in taken] + [p for p in fits if p in taken]
+            if not fresh:
+                return None
+            # A table of 2 rows leaves one size: the dim reads as static.
+            pairs[axis] = tuple(fresh[:2]) if len(fresh) > 1 else (fresh[0], fresh[0])
+        taken.update(pairs[axis])
+    return [
+        {symbol: BATCH_PROBES[k] if not axis else pairs[axis][k] for (_, axis), symbol in free.items()}
+        for k in range(2)
+    ]
+
+
+def _families(model, free):
+    """The sizes of both probes, family by family, in the order they are tried."""
+    found = _limits(model, free)
+    if found:
+        within = _within_limits(model, free, found)
+        if within is not None:
+            yield within
+    families = range(len(FREE_PROBES)) if any(axis for _, axis in free) else range(1)
+    for family in families:
+        yield [_sizes(free, k, family) for k in range(2)]
+
+
 def resolve(model):
     """Write shapes on every value; fold constants and canonical Reshape targets."""
     graph = model.graph
     free = _free_dims(graph)
-    families = range(len(FREE_PROBES)) if any(axis for _, axis in free) else range(1)
     probes, best = None, -1
-    for family in families:
-        found = [_probe(model, free, k, family) for k in range(2)]
+    for sizes in _families(model, free):
+        found = [_probe(model, free, sizes[k]) for k in range(2)]
         if any(f is None for f, _ in found):
             continue
         known = sum(len(f) for f, _ in found)

@@ -1,0 +1,275 @@
+"""What an ONNX graph's inputs accept, read from the graph (`limits`), and
+the probes of the canonical form chosen within it: integer inputs drawn
+below the tables they index, masks of ones, lengths within the position
+tables they size; the conv and dense forms of models with short position
+tables get one fingerprint. Graphs built for each rule, then real exports."""
+
+import numpy as np
+import onnx
+import onnx_ir as ir
+import pytest
+from keras_1x1.converters.onnx import canonical, check, limits, runtime
+from keras_1x1.converters.onnx.passes import shapes
+from onnx import TensorProto, helper, numpy_helper
+
+
+def _model(nodes, inputs, outputs, initializers):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, initializers)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _int_input(name, dims=("N", "L")):
+    return helper.make_tensor_value_info(name, TensorProto.INT64, list(dims))
+
+
+def _out(name, dims=None):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)
+
+
+def _table(name, rows, width=4, seed=0):
+    array = np.random.default_rng(seed).normal(size=(rows, width)).astype("float32")
+    return numpy_helper.from_array(array, name)
+
+
+def _ints(name, values):
+    return numpy_helper.from_array(np.asarray(values, "int64"), name)
+
+
+def lookups():
+    """ids -> (negative ids wrapped: ids + 7 where ids < 0) -> a 7-row table;
+    segments -> Cast -> Unsqueeze -> Squeeze -> a 2-row and a 3-row table;
+    mask -> Cast(float) -> Mul (indexes nothing); a Gather of a Shape (no table)."""
+    nodes = [
+        helper.make_node("Less", ["ids", "zero"], ["negative"]),
+        helper.make_node("Add", ["ids", "rows"], ["wrapped"]),
+        helper.make_node("Where", ["negative", "wrapped", "ids"], ["index"]),
+        helper.make_node("Gather", ["tokens", "index"], ["embedded"]),
+        helper.make_node("Cast", ["segments"], ["segments32"], to=TensorProto.INT32),
+        helper.make_node("Unsqueeze", ["segments32", "axis0"], ["lifted"]),
+        helper.make_node("Squeeze", ["lifted", "axis0"], ["segment_index"]),
+        helper.make_node("Gather", ["kinds", "segment_index"], ["kind"]),
+        helper.make_node("Gather", ["more_kinds", "segments"], ["more_kind"]),
+        helper.make_node("Add", ["embedded", "kind"], ["sum0"]),
+        helper.make_node("Add", ["sum0", "more_kind"], ["sum1"]),
+        helper.make_node("Cast", ["mask"], ["maskf"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["maskf", "last"], ["mask3"]),
+        helper.make_node("Mul", ["sum1", "mask3"], ["y"]),
+        helper.make_node("Shape", ["mask"], ["mask_shape"]),
+        helper.make_node("Gather", ["mask_shape", "zero"], ["batch"]),
+    ]
+    return _model(
+        nodes,
+        [_int_input("ids"), _int_input("segments"), _int_input("mask")],
+        [_out("y"), helper.make_tensor_value_info("batch", TensorProto.INT64, [])],
+        [
+            _table("tokens", 7),
+            _table("kinds", 2, seed=1),
+            _table("more_kinds", 3, seed=2),
+            _ints("zero", 0),
+            _ints("rows", 7),
+            _ints("axis0", [0]),
+            _ints("last", [-1]),
+        ],
+    )
+
+
+def test_integer_inputs_are_bounded_by_the_smallest_table_they_index():
+    assert limits.index_tables(lookups()) == {"ids": 7, "segments": 2}
+
+
+def test_a_cast_to_float_ends_the_indices():
+    # The mask's values reach only a float Mul; cast back to an integer after
+    # that they are not indices any more.
+    model = lookups()
+    model.graph.node.extend(
+        [
+            helper.make_node("Cast", ["y"], ["yi"], to=TensorProto.INT64),
+            helper.make_node("Gather", ["tokens", "yi"], ["again"]),
+        ]
+    )
+    model.graph.output.append(_out("again"))
+    assert "mask" not in limits.index_tables(model)
+
+
+def test_drawn_inputs_stay_within_the_tables_and_masks_are_ones():
+    model = lookups()
+    specs = {s.name: s for s in limits.input_specs(model)}
+    assert (specs["ids"].low, specs["ids"].high) == (0, 7)
+    assert (specs["segments"].low, specs["segments"].high) == (0, 2)
+    assert (specs["mask"].low, specs["mask"].high) == (1, 2)
+    assert "indexes a table of 2 rows" in specs["segments"].describe()
+    assert "mask of ones" in specs["mask"].describe()
+    # Before: the plain specs draw segment ids past the 2-row table.
+    plain = check.InputSpec("segments", ("N", "L"), "int64")
+    assert check.draw_inputs([plain])["segments"].max() >= 2
+    drawn = check.draw_inputs(list(specs.values()))
+    assert drawn["segments"].max() < 2 and drawn["ids"].max() < 7
+    assert (drawn["mask"] == 1).all()
+    session = runtime.make_session(model)
+    runtime.run(session, drawn)
+
+
+def positions(rows=4, width=4):
+    """ids -> a token table, plus a position table of `rows` rows sliced to
+    the length of ids (Shape -> Slice -> Concat -> Slice, tf2onnx's way), and
+    a mask of the same length that scales the sum."""
+    nodes = [
+        helper.make_node("Gather", ["tokens", "ids"], ["embedded"]),
+        helper.make_node("Shape", ["embedded"], ["shape"]),
+        helper.make_node("Slice", ["shape", "one", "two"], ["length"]),
+        helper.make_node("Concat", ["length", "all"], ["size"], axis=0),
+        helper.make_node("Add", ["begin", "size"], ["end"]),
+        helper.make_node("Slice", ["positions", "begin", "end"], ["placed"]),
+        helper.make_node("Add", ["embedded", "placed"], ["summed"]),
+        helper.make_node("Cast", ["mask"], ["maskf"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["maskf", "last"], ["mask3"]),
+        helper.make_node("Mul", ["summed", "mask3"], ["scaled"]),
+        helper.make_node("Reshape", ["scaled", "flat"], ["y"]),
+    ]
+    return _model(
+        nodes,
+        [_int_input("ids", ("B", "L")), _int_input("mask", ("M", "T"))],
+        [_out("y")],
+        [
+            _table("tokens", 9, width),
+            _table("positions", rows, width, seed=3),
+            _ints("one", [1]),
+            _ints("two", [2]),
+            _ints("all", [width]),
+            _ints("begin", [0, 0]),
+            _ints("last", [-1]),
+            _ints("flat", [0, -1]),
+        ],
+    )
+
+
+def test_a_length_is_bounded_by_the_position_table_it_slices():
+    model = ir.serde.deserialize_model(positions(rows=4))
+    found = limits.dim_limits(model)
+    assert found == {("ids", 1): limits.DimLimit(high=4, why=found[("ids", 1)].why)}
+    assert "table of 4 rows" in found[("ids", 1)].why
+
+
+def test_every_input_of_a_bounded_axis_is_drawn_within_it():
+    model = positions(rows=4)
+    specs = {s.name: s for s in limits.input_specs(model)}
+    assert specs["ids"].concrete_shape() == (2, 4) == specs["mask"].concrete_shape()
+    assert specs["ids"].high == 9 and specs["mask"].low == 1
+    runtime.run(runtime.make_session(model), check.draw_inputs(list(specs.values())))
+
+
+def test_a_length_a_constant_fixes_is_read():
+    # Add(embedded[B, L, 4], table[6, 4]): the model takes one length, 6.
+    nodes = [
+        helper.make_node("Gather", ["tokens", "ids"], ["embedded"]),
+        helper.make_node("Add", ["embedded", "positions"], ["y"]),
+    ]
+    model = _model(
+        nodes, [_int_input("ids", ("B", "L"))], [_out("y")],
+        [_table("tokens", 9), _table("positions", 6, seed=3)],
+    )
+    found = limits.dim_limits(ir.serde.deserialize_model(model))
+    assert found[("ids", 1)].equal == 6
+    (spec,) = limits.input_specs(model)
+    assert spec.concrete_shape() == (2, 6)
+
+
+@pytest.mark.parametrize("rows", [2, 3, 4, 6, 12])
+def test_probes_fit_a_position_table_shorter_than_the_fixed_probes(rows):
+    # The fixed probe sizes are 5 and 13 at the smallest: a position table of
+    # fewer rows gets no shapes from them.
+    model = ir.serde.deserialize_model(positions(rows=rows, width=16))
+    free = shapes._free_dims(model.graph)
+    first = next(shapes._families(model, free))
+    lengths = {sizes[free[(0, 1)]] for sizes in first}
+    assert len(lengths) == (2 if rows > 2 else 1) and max(lengths) <= rows
+    assert {sizes[free[(1, 1)]] for sizes in first} == lengths  # one length per axis
+    assert not lengths & {16, 9, *shapes.BATCH_PROBES}  # no coincidence with other dims
+    shapes.resolve(model)
+    assert all(v.shape is not None for node in model.graph for v in node.outputs)
+
+
+def test_a_short_position_table_canonicalizes_like_a_long_one():
+    # Shapes from probes within the table: every value of the canonical
+    # graph has one, and the graph is the one a long table gets.
+    short, long = (canonical.canonical_ir(positions(rows=rows)) for rows in (4, 40))
+    assert all(v.shape is not None for node in short.graph for v in node.outputs)
+    assert [n.op_type for n in short.graph] == [n.op_type for n in long.graph]
+
+
+# -- real exports ----------------------------------------------------------------------
+
+
+def _bert(length):
+    keras = pytest.importorskip("keras")
+    keras_hub = pytest.importorskip("keras_hub")  # keras-hub needs Python >= 3.11
+
+    keras.utils.set_random_seed(0)
+    return keras_hub.models.BertBackbone(
+        vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=16,
+        intermediate_dim=32, max_sequence_length=length,
+    )
+
+
+def test_two_onnx_files_of_a_text_backbone_compare_on_inputs_the_graph_accepts(tmp_path):
+    # segment_ids index a 2-row table, token_ids a 50-row one; the length is
+    # bounded by the 12-row position table (the default length is 32).
+    from keras_1x1 import converters
+
+    model = _bert(12)
+    a, b = tmp_path / "dense.onnx", tmp_path / "conv.onnx"
+    converters.export_onnx(model, a)
+    converters.export_onnx(converters.dense_to_conv(model), b)
+    result = converters.compare(a, b)
+    assert result.ok and result.same_graph, result.summary()
+    assert result.inputs["segment_ids"].max() < 2 and result.inputs["segment_ids"].shape == (2, 12)
+    assert result.inputs["token_ids"].max() < 50 and (result.inputs["padding_mask"] == 1).all()
+    assert "segment_ids 2x12 int32 in [0, 2) (indexes a table of 2 rows" in result.summary()
+
+
+@pytest.mark.parametrize("length", [5, 6, 12])
+def test_short_position_tables_give_the_two_forms_one_fingerprint(length):
+    from keras_1x1 import converters
+
+    model = _bert(length)
+    conv = converters.dense_to_conv(model)
+    raw = [converters.export_onnx(m) for m in (model, conv)]
+    assert raw[0].SerializeToString() != raw[1].SerializeToString()
+    assert converters.fingerprint(raw[0]) == converters.fingerprint(raw[1])
+
+
+def _dense_and_conv(build):
+    keras = pytest.importorskip("keras")
+    from keras_1x1 import converters
+
+    keras.utils.set_random_seed(0)
+    model = build(keras)
+    conv = converters.dense_to_conv(model)
+    dense = converters.conv_to_dense(conv)
+    return [converters.export_onnx(m) for m in (model, conv, dense)]
+
+
+def _uniform_bias(keras):
+    x = keras.Input((None, 8), name="tokens")
+    return keras.Model(x, keras.layers.Dense(4, bias_initializer="ones")(x))
+
+
+def _patches(keras):
+    x = keras.Input((None, 9, 8), name="patches")  # (batch, patch, pixel, channels)
+    return keras.Model(x, keras.layers.Dense(4)(x))
+
+
+def _token_mean(keras):
+    x = keras.Input((None, 8), name="tokens")
+    h = keras.layers.Dense(4, bias_initializer="ones")(x)
+    return keras.Model(x, keras.ops.mean(h, axis=1))
+
+
+@pytest.mark.parametrize("build", [_uniform_bias, _patches, _token_mean])
+def test_pointwise_dense_on_tokens_and_patches_one_fingerprint(build):
+    from keras_1x1 import converters
+
+    original, conv, dense = _dense_and_conv(build)
+    assert {n.op_type for n in conv.graph.node} != {n.op_type for n in original.graph.node}
+    prints = {converters.fingerprint(p) for p in (original, conv, dense)}
+    assert len(prints) == 1
