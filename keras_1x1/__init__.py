@@ -55,5 +55,7 @@ def __dir__():
 
 if "keras" in sys.modules:
     # Keras is loaded already: register the layers now, so a model file that
-    # uses them loads with plain keras.saving.load_model.
+    # uses them loads with plain keras.saving.load_model, and so does a
+    # converted model that records its replaced sublayers.
+    import keras_1x1.converters.keras.saving  # noqa: F401
     import keras_1x1.layers  # noqa: F401

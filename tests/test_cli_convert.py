@@ -159,18 +159,25 @@ def test_real_process_exit_codes_and_stderr(conv_file, tmp_path):
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 
 
-def test_a_change_inside_a_layer_that_builds_its_own_is_not_written(tmp_path, capsys):
+def test_a_change_inside_a_layer_that_builds_its_own_is_written_and_reloads(tmp_path, capsys):
     tokens = keras.Input((5, 8), name="tokens")
     attention = L.MultiHeadAttention(2, 4, name="attention")
     model = randomize(keras.Model(tokens, L.Dense(8, name="ffn")(attention(tokens, tokens))))
     path = tmp_path / "attention.keras"
     model.save(path)
     out = tmp_path / "conv.keras"
-    assert cli.main(["convert", str(path), str(out), "--to", "conv"]) == 2
+    assert cli.main(["convert", str(path), str(out), "--to", "conv"]) == 0
     captured = capsys.readouterr()
     assert "attention/_query_dense" in captured.out and "Conv1D + Reshape" in captured.out
-    err = captured.err.strip().splitlines()
-    assert len(err) == 1
-    assert "cannot be saved as .keras: 'attention' (MultiHeadAttention) builds its sublayers" in err[0]
-    assert "ONNX" in err[0]
-    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["attention.keras"]
+    assert "records the 4 converted sublayers" in captured.out
+    loaded = keras.saving.load_model(out)
+    assert isinstance(loaded.get_layer("attention")._query_dense, keras.Sequential)
+    x = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+    np.testing.assert_allclose(loaded(x), model(x), rtol=1e-5, atol=1e-6)
+    # And back: the file is the original form again.
+    back = tmp_path / "back.keras"
+    assert cli.main(["convert", str(out), str(back), "--to", "dense"]) == 0
+    again = keras.saving.load_model(back)
+    assert isinstance(again.get_layer("attention")._query_dense, L.EinsumDense)
+    for a, b in zip(again.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)

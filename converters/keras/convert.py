@@ -139,7 +139,7 @@ class _Conversion:
         changed = {id(swap.new) for swap in self.swaps}
         changed |= {id(c) for c in self._rebuilt(new_model, containers)}
         self.notes(new_model)
-        saving.check_saves(new_model, changed, self.report, self.model)
+        saving.record(new_model, changed, self.report, self.model)
         return self.finish(new_model, verify)
 
     # -- deciding -------------------------------------------------------------
@@ -187,7 +187,8 @@ class _Conversion:
             new = planned.layers[0]
             if len(planned.layers) > 1:
                 new = keras.Sequential(planned.layers, name=layer.name, trainable=layer.trainable)
-            self.swaps.append(Swap(layer, new, planned.weights, calls[0].shape))
+            shape = pointwise.input_shape(found, calls[0].shape)
+            self.swaps.append(Swap(layer, new, planned.weights, shape))
         self.report.add(path, kind, "converted", planned.result, planned.detail)
 
     def find(self, layer, calls):

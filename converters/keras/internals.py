@@ -122,6 +122,26 @@ def attribute_names(parent):
     return names
 
 
+def replace_sublayer(parent, old, new):
+    """Put `new` in every place of `parent` that holds `old`: its attributes
+    (set past Keras' tracking, so nothing is appended), the items of its
+    lists, tuples and dicts, and its tracked layers (the same slot, so the
+    weights keep their order)."""
+    for key, value in list(vars(parent).items()):
+        if value is old:
+            object.__setattr__(parent, key, new)
+        elif isinstance(value, list):
+            value[:] = [new if item is old else item for item in value]
+        elif isinstance(value, tuple) and any(item is old for item in value):
+            object.__setattr__(parent, key, type(value)(new if i is old else i for i in value))
+        elif isinstance(value, dict):
+            for k, item in list(value.items()):
+                if item is old:
+                    dict.__setitem__(value, k, new)  # past tracking
+    layers = tracked_layers(parent)
+    layers[:] = [new if layer is old else layer for layer in layers]
+
+
 # -- copying layers without their configs ---------------------------------------------
 
 
@@ -416,13 +436,16 @@ def is_functional(model):
 def is_plain_container(layer):
     """A Functional or Sequential model of Keras' own classes (whose config
     lists its layers), not a subclass with a config of its own."""
-    if type(layer) is keras.Sequential:
+    # A converted model's class stands in for the class it records (see
+    # `keras_1x1.converters.keras.saving`).
+    cls = vars(type(layer)).get("_keras_1x1_base", type(layer))
+    if cls is keras.Sequential:
         return True
     try:
         from keras.src.models.functional import Functional
     except ImportError as error:
         raise _missing("keras.src.models.functional.Functional", error) from None
-    return type(layer) is Functional
+    return cls is Functional
 
 
 def functional_graph(model):

@@ -106,17 +106,46 @@ class Plan:
     detail: str = ""
 
 
+def input_shape(m, shape):
+    """The shape a layer in the other form is built on: the recorded call
+    `shape` with its channel dims read from the kernel where the trace did
+    not know them (a sublayer called on a tensor of unknown width)."""
+    shape = list(shape)
+    channels = tuple(m.in_dims) or (m.kernel.shape[0],)
+    if m.data_format == "channels_first" and not m.reshaped:
+        positions = [1]
+    else:
+        positions = list(range(len(shape) - len(channels), len(shape)))
+    for axis, size in zip(positions, channels):
+        if 0 < axis < len(shape) and shape[axis] is None:
+            shape[axis] = int(size)
+    return tuple(shape)
+
+
 # -- reading layers ---------------------------------------------------------
 
 
 def shared_config(layer):
+    """The configuration a layer in the other form takes over.
+
+    The activation, initializers, regularizers and constraints are the
+    layer's own objects, never read back from its serialized config: a
+    config round trip can change the function (``keras.ops.gelu`` is the
+    approximate GELU, its serialized name ``"gelu"`` the exact one), and a
+    user's own callable may not deserialize at all.
+    """
     config = layer.get_config()
-    shared = {key: config[key] for key in SHARED if key in config}
+    shared = {}
+    for key in SHARED + ("kernel_constraint",):
+        if key in vars(layer) or hasattr(type(layer), key):
+            shared[key] = getattr(layer, key)
+        elif key in config:
+            shared[key] = config[key]
     shared["use_bias"] = bool(getattr(layer, "use_bias", True))
     shared["dtype"] = layer.dtype_policy
     shared["trainable"] = layer.trainable
     shared["name"] = layer.name
-    shared["kernel_constraint"] = config.get("kernel_constraint")
+    shared.setdefault("kernel_constraint", None)
     return shared
 
 
@@ -396,10 +425,16 @@ def _einsum_tokens(spec):
 # -- constraints whose axes name kernel axes ----------------------------------
 
 
-def remap_constraint(config, mapping):
-    """A constraint config with its `axis` entries mapped; None drops them."""
+def remap_constraint(constraint, mapping):
+    """A constraint with its `axis` entries mapped (a config, or an object
+    rebuilt from its config with the new axes); None drops them. A
+    constraint without axes is carried as it is."""
+    if constraint is None:
+        return None
+    as_object = not isinstance(constraint, dict)
+    config = keras.constraints.serialize(constraint) if as_object else constraint
     if not isinstance(config, dict) or "axis" not in config.get("config", {}):
-        return config
+        return constraint
     axes = config["config"]["axis"]
     single = isinstance(axes, int)
     axes = [axes] if single else list(axes)
@@ -413,7 +448,7 @@ def remap_constraint(config, mapping):
     if not mapped:
         mapped = [0]
     config["config"]["axis"] = mapped[0] if single or len(mapped) == 1 else mapped
-    return config
+    return keras.constraints.deserialize(config) if as_object else config
 
 
 # -- building the other form --------------------------------------------------
@@ -626,6 +661,28 @@ def _to_chain(m, target, kwargs, kernel, groups):
     shapes = f"{'x'.join(map(str, m.in_dims))} -> {'x'.join(map(str, m.out_dims))}"
     result = " + ".join(type(layer).__name__ for layer in layers)
     return Plan([chain], [(conv, arrays)], result, f"channels {shapes} reshaped around the conv")
+
+
+def restore_origin(layer, replaced):
+    """Put back on a reloaded converted layer what only the form it
+    replaced had (``replaced``: that layer's serialized config), as the
+    conversion left it: an EinsumDense's equation, a conv's padding and
+    dilation. A `.keras` file keeps them in its record of replacements."""
+    if not isinstance(replaced, dict):
+        return
+    name, config = replaced.get("class_name"), replaced.get("config") or {}
+    if name == "EinsumDense" and isinstance(layer, (keras.Sequential,) + CONV_CLASSES + (Conv1x1,)):
+        output_shape = config.get("output_shape")
+        object.__setattr__(layer, EINSUM_ORIGIN, {
+            "equation": config.get("equation"),
+            "bias_axes": config.get("bias_axes"),
+            "output_shape": list(output_shape) if isinstance(output_shape, (list, tuple)) else output_shape,
+        })
+    elif name in {c.__name__ for c in CONV_CLASSES} and isinstance(layer, (keras.layers.Dense, keras.layers.EinsumDense, PixelDense)):
+        object.__setattr__(layer, CONV_ORIGIN, {
+            "padding": config.get("padding", "valid"),
+            "dilation_rate": tuple(config.get("dilation_rate", ())),
+        })
 
 
 # -- chains: a small Sequential that is one per-position map ----------------------------

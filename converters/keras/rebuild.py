@@ -59,7 +59,7 @@ def deep_recursion(depth):
 
 
 @contextlib.contextmanager
-def _name_scopes(layer):
+def name_scopes(layer):
     """The name scopes `layer` was built in, so a layer built in its place
     gets variable paths like its own (``block/attention/query/kernel``)."""
     path = layer.path or ""
@@ -96,7 +96,7 @@ class Replace:
         # Built in the name scopes of the layer it replaces, so that the
         # variable paths read alike (a model built under `name_scope`, as
         # NASNet is, keeps its paths through a round trip).
-        scopes = _name_scopes(self.source) if self.source is not None else contextlib.nullcontext()
+        scopes = name_scopes(self.source) if self.source is not None else contextlib.nullcontext()
         with scopes:
             for layer in self.layers:
                 x = layer(x)
@@ -185,7 +185,7 @@ class Rebuilder:
         depth = sum(len(getattr(m, "layers", ())) for m in _containers(model))
         with deep_recursion(depth):
             for container in self.containers:
-                with _name_scopes(container):
+                with name_scopes(container):
                     new = self._rebuild(container, None, "nested model")
                 self._copier.seed(container, new)
             # With nothing to change in a graph, the model is copied whole:
@@ -352,7 +352,7 @@ class Rebuilder:
 
     def _build_swap(self, swap):
         try:
-            with _name_scopes(swap.old):
+            with name_scopes(swap.old):
                 swap.new.build((None,) + swap.input_shape[1:])
         except Exception as error:  # noqa: BLE001 - named in the error
             text = " ".join(str(error).split())[:300]

@@ -1,28 +1,32 @@
-"""What a `.keras` save of a converted model gives back, and refusing the
-saves that would reload something else.
+"""Saving converted models as `.keras`, at any depth.
 
 A `.keras` file stores configs, and loading rebuilds every object from its
 config. A Functional or Sequential model's config holds the configs of its
 layers, so a layer changed in its graph (at any nesting of such models)
-reloads in the converted form. A custom layer, a Keras composite such as
-`MultiHeadAttention` or a subclassed model builds its sublayers in its own
-``__init__``/``build`` from its own arguments: its config does not hold
-them, and a changed sublayer would reload as the original layer (whose
-weights then no longer fit). Which case applies is read from the configs
-themselves: a parent reloads a child in its new form when the parent's
-serialized config contains the child's; otherwise the parent is rebuilt
-from its config as a reload would do it, and the child it builds is
-compared with the changed one (after a round trip back to the original
-form the two agree, and the model saves as the original did).
+reloads in the converted form with Keras alone. A custom layer, a Keras
+composite such as `MultiHeadAttention` or a subclassed model builds its
+sublayers in its own ``__init__``/``build`` from its own arguments: its
+config does not hold them, and a reload would build the original sublayer.
 
-A converted model with such a change refuses to be saved, with a one-line
-`UserInputError` that names the layer and suggests ONNX: ``model.save()``
-raises it before touching any file, and so does `keras_1x1.io.save_model`;
-``get_config()`` of the model and of each layer that would rebuild a
-changed sublayer raises it too, so every other path that would write or
-clone the original form (``keras.saving.save_model``, which has already
-opened its file, ``keras.models.clone_model``, ``copy.deepcopy``) stops
-with it. The conversion report carries the same note.
+So a converted model with such a change records it: its class becomes a
+subclass of its own (same name, registered as ``keras_1x1>Converted``)
+whose config is the original model's config plus the sublayers that
+replace its own, each with its path (``encoder/_self_attention_layer/
+_query_dense``), its serialized config and the config of the layer it
+replaces. Loading (after ``import keras_1x1``) rebuilds the model from its
+own config, puts each replacement in place (built in the name scopes of the
+layer it replaces), and Keras then loads every weight by its path, as for
+any model. A user's ``custom_objects`` reach every step. Which changes need
+recording is read from the configs: a parent whose serialized config holds
+the child's reloads it as it is; and a change back to what the original
+config builds (the round trip) needs none, so the result of a round trip
+saves exactly as the original did.
+
+One case is still refused (``model.save``, ``keras.saving.save_model`` and
+``get_config`` raise one `UserInputError` line): a Functional subclass whose
+graph changed is rebuilt as a plain Functional model, and when the configs
+of its layers do not rebuild (a limit of the library that wrote them) no
+file could give it back.
 """
 
 import json
@@ -31,7 +35,8 @@ import keras
 
 from keras_1x1.errors import UserInputError
 
-from . import internals, tree
+from . import internals, pointwise, tree
+from .rebuild import name_scopes
 
 # Marks the refusing methods a converted model carries (see `refuse`);
 # `keras_1x1.io.save_model` reads it without importing the converters.
@@ -84,73 +89,9 @@ def _key(config):
     return json.dumps(config, sort_keys=True, default=str)
 
 
-class _Rebuilt:
-    """What a reload builds in place of a layer: the parent rebuilt from its
-    serialized config (``build_config`` included), once per distinct config."""
-
-    def __init__(self):
-        self._twins = {}
-
-    def child(self, parent, steps):
-        """``(the layer a reload builds in `parent` at `steps`, None)``, or
-        ``(None, why the parent cannot be rebuilt from its config)``.
-
-        ``steps`` lead from the parent down (see `_steps`): a graph's layers
-        by position (a rebuild may number their names anew), other layers'
-        by attribute."""
-        try:
-            serialized = _as_saved(parent)
-            config = dict(serialized.get("config", {}))
-            config.pop("name", None)
-            key = (type(parent).__name__, _key(config), _key(serialized.get("build_config")))
-        except Exception as error:  # noqa: BLE001 - said in the refusal
-            return None, _cause(error)
-        if key not in self._twins:
-            try:
-                with internals.deferred_variables():
-                    self._twins[key] = (keras.saving.deserialize_keras_object(serialized), None)
-            except Exception as error:  # noqa: BLE001 - said in the refusal
-                self._twins[key] = (None, _cause(error))
-        layer, cause = self._twins[key]
-        for step in steps:
-            if layer is None:
-                break
-            layer = _follow(layer, step)
-        return layer, cause
-
-
-def _steps(chain):
-    """How to get from ``chain[0]`` down to ``chain[-1]``: per link, the
-    position in a graph's layers, or the attribute path in another layer."""
-    steps = []
-    for parent, child in zip(chain, chain[1:]):
-        if tree.is_container(parent):
-            steps.append(next(i for i, layer in enumerate(parent.layers) if layer is child))
-        else:
-            steps.append(next(name for layer, name in tree.children(parent) if layer is child))
-    return steps
-
-
-def _follow(layer, step):
-    if isinstance(step, int):
-        layers = layer.layers if tree.is_container(layer) else []
-        return layers[step] if step < len(layers) else None
-    return next((sub for sub, name in tree.children(layer) if name == step), None)
-
-
 def _cause(error):
     text = " ".join(str(error).split())[:160]
     return f"{type(error).__name__}: {text}"
-
-
-def _same_layer(a, b):
-    """Same class and config, names aside (a rebuild may number them anew)."""
-    if a is None or type(a) is not type(b):
-        return False
-    try:
-        return _key(_unnamed(a.get_config())) == _key(_unnamed(b.get_config()))
-    except Exception:  # noqa: BLE001
-        return False
 
 
 def _unnamed(config):
@@ -159,71 +100,6 @@ def _unnamed(config):
     if isinstance(config, (list, tuple)):
         return [_unnamed(v) for v in config]
     return config
-
-
-def carries_changes(model):
-    """True when `model` (or a layer in it) carries a refusal: a converted
-    model whose layers are not all what their parents' configs build."""
-    return any(
-        hasattr(vars(layer).get("get_config"), MARK)
-        for layer in [model] + [site.layer for site in tree.walk(model)]
-    )
-
-
-def reloads_otherwise(model, changed, original=None):
-    """``[(changed path, parent path, parent class, parent, cause)]`` for
-    each changed object (by id) of `model` that a `.keras` reload would not
-    give back: the first ancestor on its way down whose config does not hold
-    the next (``cause`` says why it cannot be rebuilt from its config at
-    all, or is None: it rebuilds another layer).
-
-    ``original`` is the model `model` was converted from. When it carries
-    no changes of an earlier conversion, each of its layers is what its
-    parent's config builds, so a reload builds the original's layer at the
-    same path (the parents' configs did not change): no rebuild is needed.
-    """
-    configs = _Configs()
-    rebuilt = _Rebuilt()
-    before = None
-    if original is not None and not carries_changes(original):
-        before = {site.path: site.layer for site in tree.walk(original)}
-    found = []
-    for site in tree.walk(model):
-        if id(site.layer) not in changed:
-            continue
-        chain = [model] + [a.layer for a in site.ancestors] + [site.layer]
-        names = [model.name] + [a.path for a in site.ancestors]
-        for i, (parent, child) in enumerate(zip(chain, chain[1:])):
-            if configs.holds(parent, child):
-                continue
-            if before is not None:
-                twin, cause = before.get(site.path), None
-            else:
-                twin, cause = rebuilt.child(parent, _steps(chain[i:]))
-            if not _same_layer(twin, site.layer):
-                found.append((site.path, names[i], type(parent).__name__, parent, cause))
-            break
-    return found
-
-
-def refusal_message(model, found):
-    path, parent, cls, _, cause = found[0]
-    others = len(found) - 1
-    more = f" (and {others} more changed layer{'s' if others > 1 else ''})" if others else ""
-    if cause is None:
-        why = (
-            f"'{parent}' ({cls}) builds its sublayers from its own config, so the "
-            f"converted '{path}'{more} would reload as the original layer"
-        )
-    else:
-        why = (
-            f"'{parent}' ({cls}) holds the converted '{path}'{more} but builds its "
-            f"sublayers from its own config, and that config does not rebuild ({cause})"
-        )
-    return (
-        f"model '{model.name}' cannot be saved as .keras: {why}; export the converted "
-        "model to ONNX instead (converters.export_onnx(model, path) or keras-1x1 export)"
-    )
 
 
 def refuse(model, message, parents=()):
@@ -264,7 +140,7 @@ def _lost_class(model, original):
     or None."""
     if original is None or not internals.is_plain_container(model):
         return None
-    if internals.is_plain_container(original) and not carries_changes(original):
+    if internals.is_plain_container(original) and not refusal(original):
         return None
     try:
         serialized = _as_saved(model)
@@ -281,28 +157,181 @@ def _lost_class(model, original):
     return None
 
 
-def check_saves(model, changed, report, original=None):
-    """Refuse saves of `model` when a changed layer would reload otherwise,
-    with a note in the report; otherwise, when layers inside layers changed,
-    note that a save reloads the converted form (changes in graphs alone
-    always do)."""
+# -- recording the changes a config does not hold ---------------------------------------
+
+# The attribute of a converted model that lists its replacements:
+# ``{path: serialized config of the layer the original config builds there}``.
+RECORD = "_keras_1x1_replaced"
+_BASE = "_keras_1x1_base"
+_CLASSES = {}
+
+
+def base_class(model):
+    """The class a converted model's own class stands in for."""
+    return vars(type(model)).get(_BASE, type(model))
+
+
+def replaced_paths(model):
+    """``{path: the config the original builds there}`` recorded on `model`."""
+    return dict(vars(model).get(RECORD) or {})
+
+
+def _converted_class(base):
+    """The registered subclass of `base` whose config records replacements."""
+    if base not in _CLASSES:
+        namespace = {
+            "__module__": __name__,
+            "__doc__": base.__doc__,
+            _BASE: base,
+            "get_config": _get_config,
+            "from_config": classmethod(_from_config),
+        }
+        cls = type(base)(base.__name__, (base,), namespace)
+        keras.saving.register_keras_serializable(package="keras_1x1", name="Converted")(cls)
+        _CLASSES[base] = cls
+    return _CLASSES[base]
+
+
+def _set_record(model, record):
+    base = base_class(model)
+    object.__setattr__(model, "__class__", _converted_class(base) if record else base)
+    if record:
+        object.__setattr__(model, RECORD, dict(record))
+    elif RECORD in vars(model):
+        object.__delattr__(model, RECORD)
+
+
+def _steps(site):
+    """How to get from the model down to `site`: per link, the position in
+    a graph's layers (a rebuild from a config may name them anew), or the
+    attribute path in another layer."""
+    chain = [a.layer for a in site.ancestors] + [site.layer]
+    parents = [site.ancestors[0].parent if site.ancestors else site.parent] + chain[:-1]
+    steps = []
+    for parent, child in zip(parents, chain):
+        if tree.is_container(parent):
+            steps.append(next(i for i, layer in enumerate(parent.layers) if layer is child))
+        else:
+            steps.append(next(name for layer, name in tree.children(parent) if layer is child))
+    return steps
+
+
+def _locate(model, steps):
+    """``(parent, layer, path)`` at `steps` under `model`, or None."""
+    parent, layer, names = None, model, []
+    for step in steps:
+        parent = layer
+        children = tree.children(parent)
+        if isinstance(step, int):
+            found = [(l, n) for l, n in children if tree.is_container(parent)][step:step + 1]
+        else:
+            found = [(l, n) for l, n in children if n == step]
+        if not found:
+            return None
+        layer, name = found[0]
+        names.append(name)
+    return parent, layer, "/".join(names)
+
+
+def _get_config(self):
+    """The original class's serialized model and the replacements."""
+    cls = type(self)
+    object.__setattr__(self, "__class__", base_class(self))
+    try:
+        model = keras.saving.serialize_keras_object(self)
+    finally:
+        object.__setattr__(self, "__class__", cls)
+    sites = {site.path: site for site in tree.walk(self)}
+    replacements = []
+    for path, replaces in replaced_paths(self).items():
+        site = sites.get(path)
+        if site is None:
+            raise UserInputError(
+                f"model '{self.name}' cannot be saved as .keras: its converted layer "
+                f"'{path}' is no longer in it"
+            )
+        replacements.append({
+            "path": path, "steps": _steps(site), "layer": _as_saved(site.layer),
+            "replaces": replaces,
+        })
+    return {"model": model, "replacements": replacements}
+
+
+def _from_config(cls, config):
+    """The original model from its config, with each replacement in place."""
+    model = keras.saving.deserialize_keras_object(config["model"])
+    record = {}
+    for entry in config["replacements"]:
+        found = _locate(model, entry["steps"])
+        if found is None:
+            raise ValueError(
+                f"the converted layer '{entry['path']}' has no place in the rebuilt "
+                f"'{model.name}' ({type(model).__name__})"
+            )
+        parent, old, path = found
+        with name_scopes(old):
+            new = keras.saving.deserialize_keras_object(entry["layer"])
+        pointwise.restore_origin(new, entry["replaces"])
+        internals.replace_sublayer(parent, old, new)
+        record[path] = entry["replaces"]
+    _set_record(model, record)
+    return model
+
+
+def record(model, changed, report, original=None):
+    """Record on `model` the changed layers (ids in `changed`) that a reload
+    from its config would not give back, with a note in the report; refuse
+    saves where no record can give the model back (`_lost_class`).
+
+    What the original config builds at a path is the original model's
+    layer there, or what the original's own record says it replaced.
+    """
     clear(model)
+    _set_record(model, {})
     lost = _lost_class(model, original)
     if lost is not None:
         refuse(model, lost)
         report.notes.append(f"saving: {lost[lost.index('.keras:') + 8:]}")
         return
-    if not changed:
-        return
-    found = reloads_otherwise(model, changed, original)
-    if found:
-        message = refusal_message(model, found)
-        refuse(model, message, [entry[3] for entry in found if entry[3] is not model])
+    recorded = replaced_paths(original) if original is not None else {}
+    before = {s.path: s.layer for s in tree.walk(original)} if original is not None else {}
+    configs = _Configs()
+    kept = {}
+    for site in tree.walk(model):
+        if any(a.path in kept for a in site.ancestors):
+            continue
+        if id(site.layer) not in changed and site.path not in recorded:
+            continue
+        chain = [model] + [a.layer for a in site.ancestors] + [site.layer]
+        if all(configs.holds(p, c) for p, c in zip(chain, chain[1:])):
+            continue
+        base = recorded.get(site.path)
+        if base is None and site.path in before:
+            base = _as_saved(before[site.path])
+        if base is not None and _same_config(base, _as_saved(site.layer)):
+            continue  # the original config builds this layer again
+        kept[site.path] = base
+    _set_record(model, kept)
+    if kept:
         report.notes.append(
-            f"saving: {message[message.index('.keras:') + 8:]}"
+            f"saving: a .keras save records the {len(kept)} converted sublayer"
+            f"{'s' if len(kept) > 1 else ''} that their parents' configs do not hold; "
+            "it reloads in the converted form after `import keras_1x1`"
         )
-    else:
+    elif changed:
         report.notes.append(
-            "saving: a .keras save reloads the converted form (the config of every "
-            "layer that holds a changed layer holds its config)"
+            "saving: a .keras save needs no record (the config of every layer that "
+            "holds a changed layer holds it, or builds it as it is now)"
         )
+
+
+def _same_config(a, b):
+    """Two serialized layers alike, names aside."""
+    return a.get("class_name") == b.get("class_name") and _key(
+        _unnamed(a.get("config"))
+    ) == _key(_unnamed(b.get("config")))
+
+
+# Registered when the package is imported, so `keras.saving.load_model`
+# finds "keras_1x1>Converted" before any conversion ran in the process.
+_converted_class(keras.Model)
