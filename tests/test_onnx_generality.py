@@ -197,6 +197,77 @@ def test_a_short_position_table_canonicalizes_like_a_long_one():
     assert [n.op_type for n in short.graph] == [n.op_type for n in long.graph]
 
 
+def test_a_uniform_constant_operand_is_one_scalar():
+    from keras_1x1.converters.onnx import rules
+    from keras_1x1.converters.onnx.rules import uniform_constant
+
+    def bias_of(values):
+        proto = _model(
+            [
+                helper.make_node("MatMul", ["x", "W"], ["m"]),
+                helper.make_node("Add", ["m", "b"], ["y"]),
+            ],
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])],
+            [_out("y", ["N", 4])],
+            [_table("W", 8), numpy_helper.from_array(np.asarray(values, "float32"), "b")],
+        )
+        model = canonical.to_ir(proto)
+        canonical._prepare(model)
+        rules.apply(model, [uniform_constant.UniformConstant()])
+        return proto, model, next(n for n in model.graph if n.op_type == "Add").inputs[1].const_value.numpy()
+
+    row, scalar = bias_of([1.0, 1.0, 1.0, 1.0]), bias_of(1.0)
+    assert row[2].shape == () == scalar[2].shape and row[2] == scalar[2] == 1.0
+    x = np.random.default_rng(0).normal(size=(3, 8)).astype("float32")
+    for proto, model, _ in (row, scalar):
+        after = ir.serde.serialize_model(model)
+        (want,), (got,) = (runtime.run(runtime.make_session(p), {"x": x}).values() for p in (proto, after))
+        np.testing.assert_array_equal(got, want)
+    # A row that varies, or one the other operand does not cover, stays.
+    assert bias_of([1.0, 2.0, 1.0, 1.0])[2].shape == (4,)
+    widened = _model(
+        [helper.make_node("Add", ["x", "b"], ["y"])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1])],
+        [_out("y", ["N", 4])],
+        [numpy_helper.from_array(np.ones(4, "float32"), "b")],
+    )
+    model = canonical.to_ir(widened)
+    canonical._prepare(model)
+    assert uniform_constant.UniformConstant().check(next(iter(model.graph)), None)
+
+
+@pytest.mark.parametrize("layout", [[2, 1, 4], [2, 4, 1]])
+def test_a_reduction_over_unit_axes_is_a_reshape(layout):
+    from keras_1x1.converters.onnx import rules
+    from keras_1x1.converters.onnx.rules import reduce_unit_axes
+
+    axis = layout.index(1)
+    proto = _model(
+        [helper.make_node("ReduceMean", ["x"], ["y"], axes=[axis], keepdims=0)],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, layout)],
+        [_out("y", [2, 4])],
+        [],
+    )
+    model = canonical.to_ir(proto)
+    canonical._prepare(model)
+    assert rules.apply(model, [reduce_unit_axes.ReduceUnitAxes()]) == 1
+    assert [n.op_type for n in model.graph] == ["Reshape"]
+    x = np.random.default_rng(0).normal(size=layout).astype("float32")
+    after = ir.serde.serialize_model(model)
+    (want,), (got,) = (runtime.run(runtime.make_session(p), {"x": x}).values() for p in (proto, after))
+    np.testing.assert_array_equal(got, want)
+    # A reduction over an axis longer than one stays.
+    longer = _model(
+        [helper.make_node("ReduceMean", ["x"], ["y"], axes=[1], keepdims=0)],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4])],
+        [_out("y", [2, 4])],
+        [],
+    )
+    model = canonical.to_ir(longer)
+    canonical._prepare(model)
+    assert rules.apply(model, [reduce_unit_axes.ReduceUnitAxes()]) == 0
+
+
 # -- real exports ----------------------------------------------------------------------
 
 
@@ -265,7 +336,14 @@ def _token_mean(keras):
     return keras.Model(x, keras.ops.mean(h, axis=1))
 
 
-@pytest.mark.parametrize("build", [_uniform_bias, _patches, _token_mean])
+def _one_token(keras):
+    # tf2onnx folds the uniform bias of the dense form to one number.
+    x = keras.Input((1, 8), name="tokens")
+    h = keras.layers.Dense(4, bias_initializer="ones")(x)
+    return keras.Model(x, [h, keras.ops.mean(h, axis=1)])
+
+
+@pytest.mark.parametrize("build", [_uniform_bias, _patches, _token_mean, _one_token])
 def test_pointwise_dense_on_tokens_and_patches_one_fingerprint(build):
     from keras_1x1 import converters
 

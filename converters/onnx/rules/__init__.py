@@ -16,8 +16,9 @@ into them:
 - `SPELLING`: Identity and Dropout removed, Gemm as MatMul + Add, 1x1
   convolutions and grouped einsums as MatMul on the channel axis, 1x1
   pooling as a Slice, global pooling as a reduction, Squeeze / Unsqueeze /
-  Flatten as Reshape, one spelling of Slice, reductions, Conv attributes
-  and constant operands, no-op arithmetic removed;
+  Flatten as Reshape, one spelling of Slice, reductions (a reduction over
+  unit axes as a Reshape), Conv attributes and constant operands (a
+  uniform one as a scalar), no-op arithmetic removed;
 - `FUSION`: per-channel scales and offsets after a pointwise MatMul folded
   into its weights and bias;
 - `CONV_FORM`: the deployment form with pointwise ops as NCHW Conv 1x1
@@ -107,10 +108,12 @@ def spelling_rules():
         no_op_elementwise,
         pool1x1_to_slice,
         reduce_normalize,
+        reduce_unit_axes,
         resize_scales,
         slice_normalize,
         squeeze_to_reshape,
         sub_constant_to_add,
+        uniform_constant,
     )
 
     return [
@@ -125,11 +128,13 @@ def spelling_rules():
         squeeze_to_reshape.SqueezeToReshape(),
         reduce_normalize.ReduceNormalize(),
         reduce_normalize.ReshapeAfterReduce(),
+        reduce_unit_axes.ReduceUnitAxes(),
         slice_normalize.SliceNormalize(),
         resize_scales.ResizeScales(),
         sub_constant_to_add.SubConstantToAdd(),
         constant_second.ConstantSecond(),
         broadcast_constant.BroadcastConstant(),
+        uniform_constant.UniformConstant(),
         no_op_elementwise.NoOpElementwise(),
     ]
 

@@ -1,0 +1,35 @@
+"""``ReduceX(x, A)`` over axes that are all of size 1 -> ``Reshape(x)``.
+
+The mean, sum, max, min or product of one entry is that entry: the
+reduction only drops (or keeps) unit axes, which is a Reshape. Where a
+layout put the unit axis elsewhere (a mean over one token taken as
+``(N, 1, C)`` in one form and ``(N, C, 1)`` in the other), both become the
+same reshapes, which the reshape pass merges.
+"""
+
+from __future__ import annotations
+
+from .. import edit
+from . import Rule
+
+_IDENTITY_ON_ONE = ("ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum")
+
+
+class ReduceUnitAxes(Rule):
+    op_types = _IDENTITY_ON_ONE
+
+    def check(self, node, context):
+        shape = edit.dims(node.inputs[0])
+        if shape is None or edit.dims(node.outputs[0]) is None:
+            return "the shapes are unknown"
+        axes = edit.reduce_axes(node, len(shape), context.version)
+        if axes is None:
+            return "the axes are unknown"
+        if not axes or any(shape[a] != 1 for a in axes):
+            return "a reduced axis is not of size 1"
+        if not context.editor.can_reshape(node.inputs[0], edit.dims(node.outputs[0])):
+            return "no Reshape target for the output shape"
+        return ""
+
+    def rewrite(self, node, context):
+        return [context.editor.reshape(node.inputs[0], edit.dims(node.outputs[0]), before=node)]
