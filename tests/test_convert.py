@@ -749,3 +749,59 @@ def test_einsums_that_are_not_per_position_maps_are_skipped_with_the_reason(
     conv = converters.dense_to_conv(model)
     entry = _report(conv)["proj"]
     assert entry.status == "skipped" and reason in entry.detail, entry.detail
+
+
+class _Branchy(L.Layer):
+    """Branches in Python on a tensor's values, as layers that run eagerly
+    do: a symbolic trace cannot run it. It needs ``length`` positions."""
+
+    def __init__(self, length=None, **kwargs):
+        super().__init__(**kwargs)
+        self.length = length
+        self.small = L.Dense(4, name="small")
+        self.large = L.Dense(4, name="large")
+
+    def build(self, input_shape):
+        self.small.build(input_shape)
+        self.large.build(input_shape)
+
+    def call(self, x):
+        if self.length is not None and x.shape[1] != self.length:
+            raise ValueError(f"this layer runs on {self.length} positions")
+        if float(keras.ops.convert_to_numpy(keras.ops.max(keras.ops.abs(x)))) > 1e6:
+            return self.large(x)
+        return self.small(x)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (4,)
+
+
+def test_a_model_that_reads_tensor_values_is_traced_on_concrete_inputs():
+    tokens = keras.Input((None, 3), name="tokens")
+    model = randomize(keras.Model(tokens, _Branchy(name="branchy")(tokens)))
+    conv = converters.dense_to_conv(model)
+    report = _report(conv)
+    assert report["branchy/small"].result == "Conv1D"
+    assert "never called" in report["branchy/large"].detail
+    note = [n for n in conv.conversion_report.notes if n.startswith("tracing:")][0]
+    assert "cannot be traced on symbolic inputs" in note and "traced on concrete inputs" in note
+    assert "\x1b" not in note
+    x = np.random.default_rng(0).normal(size=(2, 9, 3)).astype("float32")  # another length
+    assert_differs_then_matches(model, conv, x)
+    assert_same_layer_weights(model, converters.conv_to_dense(conv))
+
+
+def test_a_model_traced_on_neither_kind_of_input_names_both_causes():
+    tokens = keras.Input((None, 3), name="tokens")
+    model = randomize(keras.Model(tokens, _Branchy(length=5, name="branchy")(tokens)))
+    with pytest.raises(UserInputError) as caught:
+        converters.dense_to_conv(model)
+    message = str(caught.value)
+    assert "cannot be traced on symbolic inputs" in message
+    assert "nor on concrete inputs (ValueError: " in message and "runs on 5 positions" in message
+    # The user's own inputs are what it is traced on when given.
+    x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    conv = converters.dense_to_conv(model, verify=x)
+    assert _report(conv)["branchy/small"].result == "Conv1D"
+    assert any("traced on concrete inputs instead (the inputs given)" in n
+               for n in conv.conversion_report.notes)

@@ -130,7 +130,10 @@ class _Conversion:
         sites = list(tree.walk(self.model, descend=self.descend))
         inside = [s.layer for s in sites if not s.in_graph and self.candidate(s.layer)]
         if inside or not tree.is_container(self.model):
-            self.traced = tracing.trace(self.model, record=inside)
+            given = None if verify is True or verify is False or verify is None else verify
+            self.traced = tracing.trace(self.model, record=inside, inputs=given)
+            if self.traced.note:
+                self.report.notes.append(f"tracing: {self.traced.note}")
         for site in sites:
             if self.candidate(site.layer):
                 self.decide(site)

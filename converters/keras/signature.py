@@ -114,6 +114,11 @@ def input_specs(model, *, traced=None):
             traced = None
     if traced is not None and traced.specs is not None:
         return list(traced.specs)
+    return plain_specs(model)
+
+
+def plain_specs(model):
+    """One `InputSpec` per input, in flat order: shapes and dtypes alone."""
     _, flat = input_structure(model)
     return [
         InputSpec(name, (None,) + tuple(t.shape[1:]), keras.backend.standardize_dtype(t.dtype))

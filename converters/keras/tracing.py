@@ -26,6 +26,7 @@ The same trace shows what every input reaches, read from the backend graph
 """
 
 import dataclasses
+import re
 
 import keras
 
@@ -49,6 +50,7 @@ class Trace:
 
     calls: dict
     specs: list = None
+    note: str = ""  # how the trace was made, when not symbolically
 
     def calls_of(self, layer):
         return self.calls.get(id(layer), [])
@@ -62,11 +64,15 @@ def _call_record(args, kwargs):
     return Call(shape, dtype, plain_kwargs(kwargs))
 
 
-def trace(model, record=()):
+def trace(model, record=(), inputs=None):
     """Run `model` once on symbolic inputs, recording the calls of `record`.
 
-    Returns a `Trace`. A model that cannot run on symbolic inputs is a
-    `UserInputError` naming the cause.
+    A model whose layers read tensor values in Python (a branch on a
+    value, a loop over a tensor's entries) cannot run on symbolic inputs:
+    it is traced on concrete ones instead, ``inputs`` (the user's) or
+    inputs drawn from its input shapes (see `_concrete`), and the calls are
+    recorded the same way. Returns a `Trace`; a model that runs on neither
+    is a `UserInputError` naming both causes.
     """
     from . import signature
 
@@ -87,18 +93,101 @@ def trace(model, record=()):
     except UserInputError:
         raise
     except Exception as error:  # noqa: BLE001 - the model's own failure, with context
-        text = " ".join(str(error).split())[:300]
-        raise UserInputError(
+        text = _plain(error)
+        symbolic = (
             f"model '{model.name}' cannot be traced on symbolic inputs of shapes "
-            f"{[tuple(t.shape) for t in flat]}, so its sublayers' calls cannot be "
-            f"read: {type(error).__name__}: {text}"
-        ) from error
+            f"{[tuple(t.shape) for t in flat]} ({type(error).__name__}: {text})"
+        )
+        return _concrete(model, record, inputs, symbolic)
     specs = None
     try:
         specs = _input_specs(model, flat, seen.get("inputs", []))
     except Exception:  # noqa: BLE001 - the graph is read for better inputs only
         specs = None
     return Trace(calls, specs)
+
+
+# Free dims of drawn inputs for a concrete trace: sizes unlike channel
+# counts, so a recorded dim of this size is read as free (tried in turn
+# until the model runs).
+_CONCRETE_FREE = (7, 11, 16, 32)
+
+
+def _concrete(model, record, inputs, symbolic):
+    """The `Trace` of one run on concrete inputs (``inputs`` when given).
+
+    Recorded shapes are made general again: the batch is free, and so is
+    every other dim (the channel axis last aside) of the size the drawn
+    inputs gave their free dims; channel counts the record then lacks come
+    from the kernels (`pointwise.input_shape`).
+    """
+    from . import signature
+
+    specs = signature.plain_specs(model)
+    tries = [(inputs, None)] if inputs is not None else [
+        (signature.sample_inputs(model, specs=[_with_free(s, n) for s in specs]), n)
+        for n in _CONCRETE_FREE
+    ]
+    failure = None
+    for given, free in tries:
+        calls = {id(layer): [] for layer in record}
+
+        def on_call(layer, args, kwargs, calls=calls):
+            calls[id(layer)].append(_call_record(args, kwargs))
+
+        try:
+            with internals.recording_calls(record, on_call):
+                signature.call(model, signature.pack_inputs(model, given))
+        except Exception as error:  # noqa: BLE001 - said in the error below
+            failure = error
+            continue
+        free_sizes = _free_sizes(specs, given) if free is None else {free}
+        for found in calls.values():
+            found[:] = [_generalized(call, free_sizes) for call in found]
+        used = [_with_free(s, free) for s in specs] if free else specs
+        trace = Trace(calls, used)
+        trace.note = (
+            f"{symbolic}; traced on concrete inputs instead "
+            f"({'the inputs given' if inputs is not None else f'free dims {free}'})"
+        )
+        return trace
+    text = _plain(failure)
+    raise UserInputError(
+        f"{symbolic}, nor on concrete inputs ({type(failure).__name__}: {text}), so its "
+        "sublayers' calls cannot be read"
+    ) from failure
+
+
+def _plain(error):
+    """An error's text on one line, without the terminal styling Keras adds."""
+    return " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(error)).split())[:300]
+
+
+def _with_free(spec, free):
+    if free is None:
+        return spec
+    return InputSpec(spec.name, spec.shape, spec.dtype, spec.low, spec.high, free, spec.why)
+
+
+def _free_sizes(specs, given):
+    """The sizes the given inputs have at their specs' free dims."""
+    sizes = set()
+    arrays = keras.tree.flatten(given)
+    for spec, array in zip(specs, arrays):
+        for axis, dim in enumerate(spec.shape):
+            if axis and dim is None and axis < len(getattr(array, "shape", ())):
+                sizes.add(int(array.shape[axis]))
+    return sizes
+
+
+def _generalized(call, free_sizes):
+    shape = tuple(call.shape)
+    if not shape:
+        return call
+    dims = [None] + [
+        None if (d in free_sizes and i < len(shape) - 1) else d for i, d in enumerate(shape[1:], 1)
+    ]
+    return Call(tuple(dims), call.dtype, call.kwargs)
 
 
 # -- reading the backend graph ------------------------------------------------------
