@@ -805,3 +805,65 @@ def test_a_model_traced_on_neither_kind_of_input_names_both_causes():
     assert _report(conv)["branchy/small"].result == "Conv1D"
     assert any("traced on concrete inputs instead (the inputs given)" in n
                for n in conv.conversion_report.notes)
+
+
+# -- verification against the model's own rounding noise ------------------------------
+
+
+def _cancelling_model():
+    """A model that amplifies rounding: a large offset that a BatchNorm's
+    statistics cancel, divided by a small deviation."""
+    image = keras.Input((6, 6, 8), name="image")
+    h = L.Conv2D(16, 1, name="offset", bias_initializer=keras.initializers.Constant(1e4))(image)
+    h = L.Conv2D(16, 1, name="mix")(h)
+    norm = L.BatchNormalization(name="norm")
+    h = norm(h)
+    model = keras.Model(image, L.Dense(4, name="head")(L.GlobalAveragePooling2D()(h)))
+    features = keras.Model(image, model.get_layer("mix").output)
+    sample = np.random.default_rng(5).normal(size=(64, 6, 6, 8)).astype("float32")
+    mean = features(sample).numpy().mean(axis=(0, 1, 2))
+    gamma, beta, _, variance = norm.get_weights()
+    norm.set_weights([gamma, beta, mean, np.full_like(variance, 1e-4)])
+    return model
+
+
+def _changed_copy(model, change):
+    from keras_1x1.converters.keras import internals
+
+    twin = internals.LayerCopier(model).copy(model)
+    change(twin)
+    return twin
+
+
+def test_a_model_that_amplifies_rounding_is_judged_against_its_own_noise():
+    from keras_1x1.converters.keras import report as reports
+    from keras_1x1.converters.keras import verify
+
+    model = _cancelling_model()
+    rng = np.random.default_rng(7)
+
+    def rounding(twin):  # another rounding of the same weights: one ulp each
+        for v in twin.weights:
+            a = v.numpy()
+            v.assign(a + rng.choice([-1, 1], size=a.shape).astype(a.dtype) * np.spacing(a))
+
+    report = reports.ConversionReport("check", "keras")
+    stats = verify.verify(model, _changed_copy(model, rounding), report)
+    (stat,) = stats
+    assert stat.max_abs > stat.atol + stat.rtol * stat.scale  # the tolerance alone refuses
+    assert stat.ok and stat.by_noise and report.verified
+    assert any("the noise floor decided" in n for n in report.notes)
+    assert "which decided" in stat.line()
+
+    def wrong_weight(twin):  # a real change: one kernel entry 1% off
+        layer = twin.get_layer("mix")
+        kernel, bias = layer.get_weights()
+        kernel[0, 0, 3, 5] *= 1.01
+        layer.set_weights([kernel, bias])
+
+    with pytest.raises(ConversionError, match="own rounding noise") as caught:
+        verify.verify(model, _changed_copy(model, wrong_weight), reports.ConversionReport("check", "keras"))
+    assert caught.value.max_error > 4 * caught.value.report.verification[0].noise
+    # The conversion itself passes, whichever judged it.
+    converted = converters.conv_to_dense(model)
+    assert converted.conversion_report.verified
