@@ -868,3 +868,20 @@ def test_a_model_that_amplifies_rounding_is_judged_against_its_own_noise():
     # The conversion itself passes, whichever judged it.
     converted = converters.conv_to_dense(model)
     assert converted.conversion_report.verified
+
+
+def test_a_nested_model_called_on_another_rank_keeps_its_own_input_shape():
+    # Keras adds the trailing axis when a model declared on (None, 1) runs
+    # on (None,) (a timestep embedding); the rebuild must not build the
+    # nested model on the rank it is called with.
+    t = keras.Input((1,), name="t")
+    embed = keras.Model(t, L.Dense(8, name="inner")(t * 2.0), name="embed")
+    x = keras.Input((5, 8), name="x")
+    time = keras.Input((), name="time")
+    out = L.Dense(8, name="proj")(x) + keras.ops.reshape(embed(time), (-1, 1, 8))
+    model = randomize(keras.Model([x, time], out))
+    conv = converters.dense_to_conv(model)
+    assert _report(conv)["proj"].result == "Conv1D"
+    assert conv.get_layer("embed").inputs[0].shape == (None, 1)
+    assert_differs_then_matches(model, conv)
+    assert_same_layer_weights(model, converters.conv_to_dense(conv))

@@ -314,7 +314,13 @@ class Rebuilder:
             if called_on is not None:
                 flat = keras.tree.flatten(called_on)
                 if len(flat) == len(model.inputs):
-                    shapes = [tuple(t.shape) for t in flat]
+                    # A tensor of another rank than the input it feeds is
+                    # adjusted by Keras when the model runs (a trailing axis
+                    # of 1 added or dropped): the model keeps its own shape.
+                    shapes = [
+                        tuple(t.shape) if len(t.shape) == len(x.shape) else tuple(x.shape)
+                        for t, x in zip(flat, model.inputs)
+                    ]
             self._nested[id(model)] = self._rebuild(model, shapes)
         return self._nested[id(model)]
 
