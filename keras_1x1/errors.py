@@ -29,3 +29,12 @@ class ConversionError(Keras1x1Error):
         self.output = output
         self.tolerance = tolerance
         self.report = None
+
+
+def one_line(error, limit=300):
+    """An error's text on one line, without the terminal styling (bold
+    escapes) Keras puts in its messages, cut at `limit` characters."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    return " ".join(text.split())[:limit]

@@ -12,7 +12,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from keras_1x1.errors import UserInputError
+from keras_1x1.errors import UserInputError, one_line
 
 KERAS_SUFFIXES = (".keras",)
 H5_SUFFIXES = (".h5", ".hdf5")
@@ -76,7 +76,7 @@ def _load(keras, path, *, unsafe, compile):
 
 
 def _explain_load_error(path, error):
-    text = " ".join(str(error).split())
+    text = one_line(error, None)
     lowered = text.lower()
     if "lambda" in lowered and ("safe_mode" in lowered or "unsafe" in lowered):
         return (

@@ -885,3 +885,42 @@ def test_a_nested_model_called_on_another_rank_keeps_its_own_input_shape():
     assert conv.get_layer("embed").inputs[0].shape == (None, 1)
     assert_differs_then_matches(model, conv)
     assert_same_layer_weights(model, converters.conv_to_dense(conv))
+
+
+class _WholeTable(L.Layer):
+    """Adds a position table read whole: the sequence must be exactly as
+    long as the table."""
+
+    def __init__(self, length=20, **kwargs):
+        super().__init__(**kwargs)
+        self.length = length
+        self.table = L.Embedding(length, 8, name="positions")
+
+    def build(self, input_shape):
+        self.table.build((None,))
+
+    def call(self, x):
+        return x + self.table(keras.ops.arange(self.length))[None]
+
+
+class _Refusing(L.Layer):
+    def call(self, x):
+        if x.shape[1] is not None:
+            raise ValueError("refuses every length")
+        return x
+
+
+def test_drawn_inputs_the_model_refuses_are_drawn_again_at_its_table_lengths():
+    tokens = keras.Input((None, 8), name="tokens")
+    h = _WholeTable(name="whole")(tokens)
+    model = randomize(keras.Model(tokens, L.Dense(4, name="proj")(h)))
+    conv = converters.dense_to_conv(model)
+    assert _report(conv)["proj"].result == "Conv1D" and conv.conversion_report.verified
+    (drawn,) = conv.conversion_report.inputs
+    assert "2x20x8" in drawn and "the model refuses the first draw" in drawn
+    # A model that refuses every length says so, naming the first failure.
+    bad = keras.Model(tokens, L.Dense(4, name="proj")(_Refusing()(tokens)))
+    with pytest.raises(UserInputError, match="fails on the inputs drawn from its input specs, "
+                       "so the conversion cannot be verified: ValueError: .*refuses every length") as caught:
+        converters.dense_to_conv(bad)
+    assert "\x1b" not in str(caught.value) and "\n" not in str(caught.value)

@@ -36,7 +36,7 @@ import sys
 
 import keras
 
-from keras_1x1.errors import UserInputError
+from keras_1x1.errors import UserInputError, one_line
 
 from . import internals, signature
 
@@ -361,7 +361,7 @@ class Rebuilder:
             with name_scopes(swap.old):
                 swap.new.build((None,) + swap.input_shape[1:])
         except Exception as error:  # noqa: BLE001 - named in the error
-            text = " ".join(str(error).split())[:300]
+            text = one_line(error)
             raise UserInputError(
                 f"layer '{swap.old.name}' cannot be rebuilt as {type(swap.new).__name__} "
                 f"on inputs of shape {swap.input_shape}: {type(error).__name__}: {text}"

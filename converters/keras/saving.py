@@ -33,7 +33,7 @@ import json
 
 import keras
 
-from keras_1x1.errors import UserInputError
+from keras_1x1.errors import UserInputError, one_line
 
 from . import internals, pointwise, tree
 from .rebuild import name_scopes
@@ -90,7 +90,7 @@ def _key(config):
 
 
 def _cause(error):
-    text = " ".join(str(error).split())[:160]
+    text = one_line(error, 160)
     return f"{type(error).__name__}: {text}"
 
 

@@ -11,7 +11,7 @@ the same everywhere.
 import keras
 import numpy as np
 
-from keras_1x1.errors import UserInputError
+from keras_1x1.errors import UserInputError, one_line
 from keras_1x1.numeric import InputSpec, draw_inputs
 
 from . import internals
@@ -191,7 +191,7 @@ def _returned_names(model):
     try:
         returned = internals.symbolic_call(lambda x: model(x, training=False), structure)
     except Exception as error:  # noqa: BLE001 - the model's own failure, with context
-        text = " ".join(str(error).split())[:300]
+        text = one_line(error)
         raise UserInputError(
             f"model '{model.name}' cannot run on inputs of the shapes it was built "
             f"on: {type(error).__name__}: {text}"

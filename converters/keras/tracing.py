@@ -26,11 +26,10 @@ The same trace shows what every input reaches, read from the backend graph
 """
 
 import dataclasses
-import re
 
 import keras
 
-from keras_1x1.errors import UserInputError
+from keras_1x1.errors import UserInputError, one_line
 from keras_1x1.numeric import FREE_DIM, InputSpec
 
 from . import internals
@@ -93,7 +92,7 @@ def trace(model, record=(), inputs=None):
     except UserInputError:
         raise
     except Exception as error:  # noqa: BLE001 - the model's own failure, with context
-        text = _plain(error)
+        text = one_line(error)
         symbolic = (
             f"model '{model.name}' cannot be traced on symbolic inputs of shapes "
             f"{[tuple(t.shape) for t in flat]} ({type(error).__name__}: {text})"
@@ -151,16 +150,11 @@ def _concrete(model, record, inputs, symbolic):
             f"({'the inputs given' if inputs is not None else f'free dims {free}'})"
         )
         return trace
-    text = _plain(failure)
+    text = one_line(failure)
     raise UserInputError(
         f"{symbolic}, nor on concrete inputs ({type(failure).__name__}: {text}), so its "
         "sublayers' calls cannot be read"
     ) from failure
-
-
-def _plain(error):
-    """An error's text on one line, without the terminal styling Keras adds."""
-    return " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(error)).split())[:300]
 
 
 def _with_free(spec, free):

@@ -21,7 +21,7 @@ Keras input names.
 import contextlib
 import re
 
-from keras_1x1.errors import UserInputError
+from keras_1x1.errors import UserInputError, one_line
 
 __all__ = ["export_onnx", "check_opset", "DEFAULT_OPSET", "MIN_OPSET", "MAX_OPSET"]
 
@@ -123,7 +123,7 @@ def _convert(model, opset):
         except UserInputError:
             raise
         except Exception as error:  # noqa: BLE001 - re-raised with context
-            text = " ".join(str(error).split())[:300]
+            text = one_line(error)
             raise UserInputError(
                 f"tf2onnx cannot export model '{model.name}': {type(error).__name__}: {text}"
             ) from error
@@ -246,7 +246,7 @@ _NODE_IN_MESSAGE = re.compile(
 
 def _rejected(proto, model, error):
     """The one line that says which node of tf2onnx's graph onnxruntime rejects."""
-    text = " ".join(str(error).split())
+    text = one_line(error, None)
     text = text.replace("onnxruntime cannot load the model: ", "")
     text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text)
     by_name = {n.name: n for n in proto.graph.node}

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_1x1.errors import UserInputError
+from keras_1x1.errors import UserInputError, one_line
 
 __all__ = [
     "PROVIDERS",
@@ -266,7 +266,7 @@ def make_session(model, provider="cpu", *, strict=True, threads=None, spinning=N
     try:
         session = ort.InferenceSession(source, sess_options=options, providers=providers)
     except Exception as error:  # noqa: BLE001 - onnxruntime's own exceptions
-        text = " ".join(str(error).split())[:300]
+        text = one_line(error)
         if name == PROVIDERS["cuda"]:
             raise UserInputError(
                 f"CUDA was requested, but onnxruntime cannot create a CUDA session: {text}"
