@@ -351,3 +351,75 @@ def test_pointwise_dense_on_tokens_and_patches_one_fingerprint(build):
     assert {n.op_type for n in conv.graph.node} != {n.op_type for n in original.graph.node}
     prints = {converters.fingerprint(p) for p in (original, conv, dense)}
     assert len(prints) == 1
+
+
+# -- coinciding and unit dims -----------------------------------------------------------
+
+
+def _one_channel(keras):
+    # A map of one channel: tf2onnx flattens it to (-1, 1), a unit axis and
+    # a merge in one Reshape.
+    x = keras.Input((4, 4, 1), name="image")
+    h = keras.layers.Dense(1, activation="relu")(x)
+    return keras.Model(x, keras.layers.Dense(1)(h))
+
+
+def _unit_attention(keras):
+    # One head of dim 1 on a hidden width of 1: every channel axis is a unit axis.
+    x = keras.Input((4, 1), name="tokens")
+    h = x + keras.layers.MultiHeadAttention(1, 1)(x, x)
+    return keras.Model(x, keras.layers.Dense(1)(keras.layers.LayerNormalization()(h)))
+
+
+def _one_pixel(keras):
+    x = keras.Input((1, 1, 8), name="image")
+    h = keras.layers.Dense(8, activation="relu")(x)
+    return keras.Model(x, keras.layers.Dense(4)(h))
+
+
+def _two_by_two(keras):
+    x = keras.Input((2, 2, 2), name="image")
+    h = keras.layers.Dense(2, activation="relu")(x)
+    return keras.Model(x, keras.layers.Dense(2)(h))
+
+
+def _tokens_as_wide_as_hidden(keras):
+    x = keras.Input((8, 8), name="tokens")
+    h = x + keras.layers.MultiHeadAttention(2, 4)(x, x)
+    return keras.Model(x, keras.layers.Dense(8)(h))
+
+
+def _head_dim_one(keras):
+    x = keras.Input((None, 4), name="tokens")
+    h = x + keras.layers.MultiHeadAttention(4, 1)(x, x)
+    return keras.Model(x, keras.layers.Dense(4)(h))
+
+
+COINCIDENCES = [
+    _one_channel, _unit_attention, _one_pixel, _two_by_two, _tokens_as_wide_as_hidden,
+    _head_dim_one,
+]
+
+
+@pytest.mark.parametrize("build", COINCIDENCES)
+def test_unit_and_coinciding_dims_give_both_forms_one_fingerprint(build):
+    from keras_1x1 import converters
+
+    original, conv, dense = _dense_and_conv(build)
+    assert original.SerializeToString() != conv.SerializeToString()
+    prints = {converters.fingerprint(p) for p in (original, conv, dense)}
+    assert len(prints) == 1
+
+
+def test_one_channel_maps_still_tell_a_changed_weight():
+    from keras_1x1 import converters
+
+    original, conv, _ = _dense_and_conv(_one_channel)
+    assert converters.fingerprint(conv) == converters.fingerprint(original)
+    changed = onnx.ModelProto()
+    changed.CopyFrom(conv)
+    weights = [t for t in changed.graph.initializer if t.dims == [1, 1, 1, 1]]
+    array = numpy_helper.to_array(weights[-1])
+    weights[-1].CopyFrom(numpy_helper.from_array(array + np.float32(0.5), weights[-1].name))
+    assert converters.fingerprint(changed) != converters.fingerprint(original)
+    assert "weight" in converters.graph_diff(original, changed)

@@ -647,6 +647,34 @@ def test_the_reshape_pass_drops_unit_axes_where_no_op_needs_them():
     _check_same(proto, model)
 
 
+def test_a_flatten_to_one_channel_cancels_like_any_flatten():
+    """A Dense on a map of one channel: tf2onnx flattens (N, 4, 4) to
+    (-1, 1), which both merges and adds the trailing unit axis; the
+    reshape pass splits it (the unit axis first, then the merge) and the
+    flatten and its restore cancel around the MatMul."""
+    proto = _model(
+        [
+            helper.make_node("Relu", ["x"], ["h"]),
+            helper.make_node("Reshape", ["h", "flat"], ["r"]),
+            helper.make_node("MatMul", ["r", "W"], ["m"]),
+            helper.make_node("Reshape", ["m", "back"], ["y"]),
+        ],
+        [("x", ["N", 4, 4])],
+        [("y", ["N", 4, 4, 1])],
+        [("W", _w(1, 1)), ("flat", np.array([-1, 1], np.int64)),
+         ("back", np.array([-1, 4, 4, 1], np.int64))],
+    )
+    model = _apply(proto, passes=[reshapes.run, canonical._tidy])
+    assert _ops(model) == ["Relu", "Reshape", "MatMul"]
+    dims = [d if isinstance(d, int) else d.value for d in _first(model, "MatMul").outputs[0].shape.dims]
+    assert dims == ["N", 4, 4, 1]
+    _check_same(proto, model)
+    # A Reshape that only adds unit axes is not split.
+    assert reshapes._split(["N"], ["N", 1, 1, 1]) is None
+    assert reshapes._split(["N", 4, 4], ["d7_11", 1]) == ["N", 4, 4, 1]
+    assert reshapes._split(["d7_11", 1], ["N", 4, 4]) == ["N", 4, 4, 1]
+
+
 def test_the_layout_pass_places_transposes_where_an_op_needs_them():
     # NHWC in; tf2onnx-style transposes around every op; a Conv in the middle.
     proto = _model(

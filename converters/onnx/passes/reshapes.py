@@ -100,6 +100,15 @@ def _size(dims, k):
     return None if None in values else int(np.prod(values, dtype=np.int64))
 
 
+def _new_unit_tail(source, target):
+    """True when `target` ends in a unit axis that `source` lacks, and the
+    Reshape does more than add or drop unit axes."""
+    return (
+        bool(source) and bool(target) and target[-1] == 1 and source[-1] != 1
+        and _core(source) != _core(target)
+    )
+
+
 def _split(source, target):
     """The shape between the two Reshapes a Reshape from `source` to `target`
     splits into, when it changes both the trailing axes (the last axis and
@@ -109,9 +118,19 @@ def _split(source, target):
     (a pointwise MatMul): after the trailing one when it merges axes (a
     flatten moves forward) or only adds or drops unit axes, before it when
     it splits them (a restore).
+
+    A trailing unit axis one side has and the other lacks (a flatten to
+    ``(-1, 1)`` of a map with one channel) is a trailing change of its own:
+    the empty tail of the other side matches it.
     """
-    for k in range(len(source) - 1, -1, -1):
-        for j in range(len(target) - 1, -1, -1):
+    # The empty tail counts where the other side ends in a unit axis that
+    # this side has not.
+    k_top = len(source) if _new_unit_tail(source, target) else len(source) - 1
+    j_top = len(target) if _new_unit_tail(target, source) else len(target) - 1
+    for k in range(k_top, -1, -1):
+        for j in range(j_top, -1, -1):
+            if k == len(source) and j == len(target):
+                continue
             sizes = [(_size(source[k:], p), _size(target[j:], p)) for p in (0, 1)]
             if None in (x for pair in sizes for x in pair):
                 return None
