@@ -138,8 +138,9 @@ class _Conversion:
             if self.candidate(site.layer):
                 self.decide(site)
         containers = self.changed_containers(sites)
-        new_model = Rebuilder(self.plan, self.swaps, containers).rebuild(self.model)
-        changed = {id(swap.new) for swap in self.swaps}
+        rebuilder = Rebuilder(self.plan, self.swaps, containers)
+        new_model = rebuilder.rebuild(self.model)
+        changed = {id(swap.new) for swap in self.swaps} | {id(m) for m in rebuilder.rebuilt}
         changed |= {id(c) for c in self._rebuilt(new_model, containers)}
         self.notes(new_model)
         saving.record(new_model, changed, self.report, self.model)
@@ -151,6 +152,18 @@ class _Conversion:
         if site.in_graph:
             return graph.calls(site.layer)
         return self.traced.calls_of(site.layer)
+
+    def rebuilds(self, site):
+        """True when the layer's graph is rebuilt around its replacement: a
+        plain Functional or Sequential graph inside plain ones. In or under
+        a Functional subclass (a keras-hub backbone, which may share a graph's
+        layers with its attributes) the replacement takes the layer's place
+        in a copy of the graph instead, like a sublayer's: the model keeps its
+        class, its attributes and every layer it owns."""
+        chain = [self.model] + [a.layer for a in site.ancestors] + [site.parent]
+        return site.in_graph and all(
+            internals.is_plain_container(layer) for layer in chain if tree.is_container(layer)
+        )
 
     def decide(self, site):
         layer, path = site.layer, site.path
@@ -170,7 +183,7 @@ class _Conversion:
             planned = pointwise.to_dense(found, self.target, self.taken)
         else:
             strides = found.strides
-            if site.in_graph and not isinstance(layer, keras.Sequential):
+            if self.rebuilds(site) and not isinstance(layer, keras.Sequential):
                 pool = self.foldable_pool(layer, site.parent, found)
                 if pool is not None:
                     strides = pointwise.subsampling_pool(pool)
@@ -184,7 +197,7 @@ class _Conversion:
         if isinstance(planned, str):
             self.report.add(path, kind, "skipped", detail=planned)
             return
-        if site.in_graph:
+        if self.rebuilds(site):
             self.plan[id(layer)] = Replace(planned.layers, planned.weights)
         else:
             new = planned.layers[0]

@@ -125,21 +125,63 @@ def attribute_names(parent):
 def replace_sublayer(parent, old, new):
     """Put `new` in every place of `parent` that holds `old`: its attributes
     (set past Keras' tracking, so nothing is appended), the items of its
-    lists, tuples and dicts, and its tracked layers (the same slot, so the
-    weights keep their order)."""
-    for key, value in list(vars(parent).items()):
+    lists, tuples and dicts at any nesting (a graph's operations by depth),
+    and its tracked layers (the same slot, so the weights keep their
+    order)."""
+
+    def swapped(value, depth=0):
         if value is old:
-            object.__setattr__(parent, key, new)
-        elif isinstance(value, list):
-            value[:] = [new if item is old else item for item in value]
-        elif isinstance(value, tuple) and any(item is old for item in value):
-            object.__setattr__(parent, key, type(value)(new if i is old else i for i in value))
+            return new
+        if depth > 4:
+            return value
+        if isinstance(value, list):
+            value[:] = [swapped(item, depth + 1) for item in value]  # past tracking
         elif isinstance(value, dict):
-            for k, item in list(value.items()):
-                if item is old:
-                    dict.__setitem__(value, k, new)  # past tracking
-    layers = tracked_layers(parent)
-    layers[:] = [new if layer is old else layer for layer in layers]
+            for key, item in list(value.items()):
+                replaced = swapped(item, depth + 1)
+                if replaced is not item:
+                    dict.__setitem__(value, key, replaced)  # past tracking
+        elif isinstance(value, tuple) and not hasattr(value, "_fields"):
+            items = [swapped(item, depth + 1) for item in value]
+            if any(a is not b for a, b in zip(items, value)):
+                return type(value)(items)
+        return value
+
+    for key, value in list(vars(parent).items()):
+        replaced = swapped(value)
+        if replaced is not value:
+            object.__setattr__(parent, key, replaced)
+    if isinstance(parent, keras.Sequential) and vars(parent).get("_functional") is not None:
+        replace_sublayer(vars(parent)["_functional"], old, new)
+    if is_functional(parent) and any(
+        node.operation is old for nodes in nodes_by_depth(parent).values() for node in nodes
+    ):
+        # A layer of a graph: its calls become the new layer's.
+        for nodes in nodes_by_depth(parent).values():
+            for node in nodes:
+                if node.operation is old:
+                    node.operation = new
+        _rekey_nodes(parent)
+
+
+def every_layer(root):
+    """Every layer reachable from `root` through attributes, lists, tuples
+    and dicts (a graph's operations, an attribute holding a sub-model), each
+    once, `root` first: every place that may hold a given layer."""
+    found, seen, stack = [], set(), [root]
+    while stack:
+        value = stack.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, keras.layers.Layer):
+            found.append(value)
+            stack.extend(v for k, v in vars(value).items() if k not in ("_tracker", "_inbound_nodes", "_outbound_nodes"))
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+    return found
 
 
 # -- copying layers without their configs ---------------------------------------------

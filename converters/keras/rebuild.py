@@ -165,6 +165,7 @@ class Rebuilder:
         self.containers = list(containers)
         self._pending = []  # (new layer, list of arrays)
         self._nested = {}
+        self.rebuilt = []  # the graphs nested in the model that were rebuilt
         self._copier = None
         self._copied = set()  # ids of the copies made (never rebuilt as nested models)
 
@@ -308,7 +309,17 @@ class Rebuilder:
                     rank.setdefault(id(new), (i, j))
         internals.order_layers(new_model, lambda layer: rank.get(id(layer)))
 
+    def _touched(self, model):
+        """True when the plan changes a layer in `model`'s graphs."""
+        return any(
+            id(layer) in self.plan for m in _containers(model) for layer in m.layers
+        )
+
     def _nested_model(self, model, called_on):
+        if id(model) not in self._nested and not self._touched(model):
+            # Nothing in its graphs changes: copied whole (with any swaps
+            # inside), so it keeps its class.
+            self._nested[id(model)] = self._copy(model)
         if id(model) not in self._nested:
             shapes = None
             if called_on is not None:
@@ -322,6 +333,7 @@ class Rebuilder:
                         for t, x in zip(flat, model.inputs)
                     ]
             self._nested[id(model)] = self._rebuild(model, shapes)
+            self.rebuilt.append(self._nested[id(model)])
         return self._nested[id(model)]
 
     # -- layers and weights -------------------------------------------------

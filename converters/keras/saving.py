@@ -261,6 +261,7 @@ def _from_config(cls, config):
     """The original model from its config, with each replacement in place."""
     model = keras.saving.deserialize_keras_object(config["model"])
     record = {}
+    holders = None
     for entry in config["replacements"]:
         found = _locate(model, entry["steps"])
         if found is None:
@@ -272,7 +273,12 @@ def _from_config(cls, config):
         with name_scopes(old):
             new = keras.saving.deserialize_keras_object(entry["layer"])
         pointwise.restore_origin(new, entry["replaces"])
-        internals.replace_sublayer(parent, old, new)
+        # Every layer that holds the old one (a graph and an attribute may
+        # share it) holds the new one instead, as in the converted model.
+        holders = holders or internals.every_layer(model)
+        for holder in holders:
+            internals.replace_sublayer(holder, old, new)
+        holders.append(new)
         record[path] = entry["replaces"]
     _set_record(model, record)
     return model
@@ -296,9 +302,9 @@ def record(model, changed, report, original=None):
     recorded = replaced_paths(original) if original is not None else {}
     before = {s.path: s.layer for s in tree.walk(original)} if original is not None else {}
     configs = _Configs()
-    kept = {}
+    kept, settled = {}, set()
     for site in tree.walk(model):
-        if any(a.path in kept for a in site.ancestors):
+        if any(a.path in kept or a.path in settled for a in site.ancestors):
             continue
         if id(site.layer) not in changed and site.path not in recorded:
             continue
@@ -309,7 +315,8 @@ def record(model, changed, report, original=None):
         if base is None and site.path in before:
             base = _as_saved(before[site.path])
         if base is not None and _same_config(base, _as_saved(site.layer)):
-            continue  # the original config builds this layer again
+            settled.add(site.path)  # the original config builds it (and all in it) again
+            continue
         kept[site.path] = base
     _set_record(model, kept)
     if kept:
