@@ -924,3 +924,59 @@ def test_drawn_inputs_the_model_refuses_are_drawn_again_at_its_table_lengths():
                        "so the conversion cannot be verified: ValueError: .*refuses every length") as caught:
         converters.dense_to_conv(bad)
     assert "\x1b" not in str(caught.value) and "\n" not in str(caught.value)
+
+
+# -- Functional subclasses keep their class, attributes and owned layers --------------
+
+
+class _Encoder(keras.Model):
+    """A Functional subclass with an attribute of its own and a layer it
+    owns but never calls (a head kept for another task)."""
+
+    def __init__(self, image_shape=(6, 6, 3), **kwargs):
+        image = keras.Input(image_shape, name="image")
+        x = L.Conv2D(8, 3, padding="same", name="stem")(image)
+        x = L.Conv2D(4, 1, name="pointwise")(x)
+        super().__init__(image, x, **kwargs)
+        self.image_shape = tuple(image_shape)
+        self.spare = L.Dense(2, name="spare")
+        self.spare.build((None, 4))
+
+    def get_config(self):
+        return {"image_shape": self.image_shape, "name": self.name}
+
+
+class _Reader(keras.Model):
+    """Calls its encoder and reads the encoder's own attribute."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = _Encoder(name="encoder")
+
+    def call(self, x):
+        height = self.encoder.image_shape[0]
+        return self.encoder(x) * float(height)
+
+
+def test_a_functional_subclass_keeps_its_class_attributes_and_owned_layers():
+    model = randomize(_Encoder(name="encoder"))
+    dense = converters.conv_to_dense(model)
+    assert type(saving.base_class(dense)) is type(_Encoder) and isinstance(dense, _Encoder)
+    assert dense.image_shape == (6, 6, 3) and isinstance(dense.get_layer("pointwise"), L.Dense)
+    assert len(dense.weights) == len(model.weights)  # the spare Dense too
+    assert not any("plain Functional" in n for n in dense.conversion_report.notes)
+    assert_differs_then_matches(model, dense)
+    back = converters.dense_to_conv(dense)
+    assert type(back) is _Encoder
+    assert_same_layer_weights(model, back)
+    assert all(np.array_equal(a, b) for a, b in zip(back.get_weights(), model.get_weights()))
+
+
+def test_a_parent_reading_its_converted_encoders_attribute_still_runs():
+    net = _Reader(name="reader")
+    x = np.random.default_rng(2).normal(size=(2, 6, 6, 3)).astype("float32")
+    net(x)
+    randomize(net)
+    dense = converters.conv_to_dense(net)
+    assert isinstance(dense.encoder, _Encoder) and isinstance(dense.encoder.get_layer("pointwise"), L.Dense)
+    assert_differs_then_matches(net, dense, x)

@@ -259,7 +259,9 @@ class _Conversion:
     def changed_containers(self, sites):
         """Containers a layer holds (no graph calls them) with a change
         inside, deepest first."""
-        changed = set(self.plan) | {id(swap.old) for swap in self.swaps}
+        # Only a graph rebuilt around a replacement: swapped layers take
+        # their places in copies.
+        changed = set(self.plan)
         holding = []
         for site in sites:
             if id(site.layer) not in changed:
