@@ -395,9 +395,25 @@ def _head_dim_one(keras):
     return keras.Model(x, keras.layers.Dense(4)(h))
 
 
+def _mean_of_one_channel(keras):
+    # The dense form takes the mean of (N, 3, 1), the conv form of (N, 1, 3).
+    x = keras.Input((3, 1), name="tokens")
+    h = keras.ops.mean(keras.layers.Dense(1)(x), axis=1)
+    return keras.Model(x, keras.layers.Dense(1)(h))
+
+
+def _free_map_of_one_channel(keras):
+    # tf2onnx writes the conv form between an Unsqueeze and a Squeeze no
+    # Reshape spells (with biases: without, its last Reshape is of rank 5,
+    # which onnxruntime's optimizer hides and the canonical form shows).
+    x = keras.Input((None, None, 1), name="image")
+    h = keras.layers.Dense(1, activation="relu", bias_initializer="random_normal")(x)
+    return keras.Model(x, keras.layers.Dense(1, bias_initializer="random_normal")(h))
+
+
 COINCIDENCES = [
     _one_channel, _unit_attention, _one_pixel, _two_by_two, _tokens_as_wide_as_hidden,
-    _head_dim_one,
+    _head_dim_one, _mean_of_one_channel, _free_map_of_one_channel,
 ]
 
 

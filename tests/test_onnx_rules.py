@@ -675,6 +675,49 @@ def test_a_flatten_to_one_channel_cancels_like_any_flatten():
     assert reshapes._split(["d7_11", 1], ["N", 4, 4]) == ["N", 4, 4, 1]
 
 
+@pytest.mark.parametrize("unit_at", [1, 2])
+def test_a_reduction_runs_without_the_unit_axes_it_does_not_reduce(unit_at):
+    """A mean over tokens of one channel, taken as (N, 3, 1) or (N, 1, 3):
+    both are the mean of (N, 3) over its tokens, then the unit axis."""
+    shape = [-1, 3, 1] if unit_at == 2 else [-1, 1, 3]
+    proto = _model(
+        [
+            helper.make_node("Relu", ["x"], ["h"]),
+            helper.make_node("Reshape", ["h", "shape"], ["r"]),
+            helper.make_node("ReduceMean", ["r"], ["y"], axes=[3 - unit_at], keepdims=0),
+        ],
+        [("x", ["N", 3])],
+        [("y", ["N", 1])],
+        [("shape", np.array(shape, np.int64))],
+    )
+    model = _apply(proto, passes=[reshapes.run, canonical._tidy])
+    assert _ops(model) == ["Relu", "ReduceMean", "Reshape"]
+    assert list(_first(model, "ReduceMean").attributes["axes"].as_ints()) == [1]
+    _check_same(proto, model)
+
+
+def test_an_unsqueeze_and_the_reshape_that_undoes_it_both_go():
+    """Free dims that one Reshape cannot shift (an Unsqueeze in front of
+    three of them): the op that restores the input's shape undoes it."""
+    proto = _model(
+        [
+            helper.make_node("Unsqueeze", ["x", "zero"], ["u"]),
+            helper.make_node("Shape", ["u"], ["s"], start=1),
+            helper.make_node("Reshape", ["u", "s"], ["r"]),
+            helper.make_node("Relu", ["r"], ["h"]),
+            helper.make_node("Unsqueeze", ["h", "zero"], ["v"]),
+            helper.make_node("Squeeze", ["v", "zero"], ["y"]),
+        ],
+        [("x", ["N", "H", "W", 1])],
+        [("y", ["N", "H", "W", 1])],
+        [("zero", np.array([0], np.int64))],
+    )
+    model = _apply(proto, passes=[reshapes.run, canonical._tidy])
+    # The Relu runs without its unit axis, as everywhere.
+    assert _ops(model) == ["Reshape", "Relu", "Reshape"]
+    _check_same(proto, model)
+
+
 def test_the_layout_pass_places_transposes_where_an_op_needs_them():
     # NHWC in; tf2onnx-style transposes around every op; a Conv in the middle.
     proto = _model(

@@ -6,15 +6,19 @@ back``; a conv form writes the same map without them), and keep unit axes
 (a 1x1 map after global pooling) where another export drops them. With
 every shape known, a Reshape is its effect, and this pass
 
-- drops a Reshape to the shape its input already has, and merges a
-  Reshape of a Reshape into one;
+- drops a Reshape to the shape its input already has, merges a Reshape
+  of a Reshape into one, and drops two ops that only reshape (Reshape,
+  Squeeze, Unsqueeze, Flatten) when the second restores what the first
+  read;
 - splits a Reshape that only moves unit axes into one that drops them and
-  one that adds the ones wanted;
+  one that adds the ones wanted, and a flatten that also adds a trailing
+  unit axis into the unit axis and the merge;
 - runs every op that does not care about unit axes (elementwise,
-  broadcasting, a pointwise MatMul, Softmax) without those of its output,
-  the Reshape that adds them back after it, and moves a Reshape that drops
-  unit axes back, toward the inputs, past every such op (so a tensor
-  carries unit axes only where an op needs them: a Conv on a 1x1 map);
+  broadcasting, a pointwise MatMul, Softmax, a reduction over other axes)
+  without those of its output, the Reshape that adds them back after it,
+  and moves a Reshape that drops unit axes back, toward the inputs, past
+  every such op (so a tensor carries unit axes only where an op needs
+  them: a Conv on a 1x1 map);
 - moves every other Reshape forward, past each op that reads it and does
   not care (so flattened axes are restored as late as they can be):
   elementwise ops, broadcasting with a constant that means the same on
@@ -35,8 +39,10 @@ from .layout import BROADCAST, UNARY
 
 _LAST_AXIS_OPS = frozenset({"Softmax", "LogSoftmax", "Hardmax"})
 _AXIS_OPS = _LAST_AXIS_OPS | {"LpNormalization"}
+# Ops that only reshape: their output is their input's data in the same order.
+_SHAPE_ONLY = frozenset({"Reshape", "Squeeze", "Unsqueeze", "Flatten"})
 # Ops that compute the same with or without the unit axes of their output.
-_AGNOSTIC = UNARY | BROADCAST | _AXIS_OPS | {"MatMul", "Transpose"}
+_AGNOSTIC = UNARY | BROADCAST | _AXIS_OPS | edit.REDUCE_OPS | {"MatMul", "Transpose"}
 
 
 def constant_before(array, source, target):
@@ -151,6 +157,7 @@ class Reshapes:
     def __init__(self, model):
         self.graph = model.graph
         self.editor = edit.Editor(model.graph)
+        self.version = edit.opset(model)
         self.changed = False
 
     def run(self):
@@ -158,6 +165,9 @@ class Reshapes:
             moved = False
             for node in list(self.graph):
                 if node.graph is None:
+                    continue
+                if node.op_type in _SHAPE_ONLY and self._undone(node):
+                    moved = True
                     continue
                 if node.op_type != "Reshape":
                     moved |= self._squeeze(node)
@@ -170,6 +180,22 @@ class Reshapes:
             if not moved:
                 break
         return self.changed
+
+    def _undone(self, node):
+        """An op that only reshapes, reading one that only reshapes, back to
+        the shape that one read: both go (whether or not one Reshape could
+        spell the pair: an Unsqueeze that shifts two free dims cannot)."""
+        inner = node.inputs[0].producer() if node.inputs and node.inputs[0] is not None else None
+        if inner is None or inner.op_type not in _SHAPE_ONLY or inner.domain not in ("", "ai.onnx"):
+            return False
+        origin, out = inner.inputs[0], node.outputs[0]
+        shape = edit.dims(origin)
+        if shape is None or "?" in shape or shape != edit.dims(out) or origin.dtype != out.dtype:
+            return False
+        self.editor.replace(out, origin)
+        self._drop(node)
+        self._drop(inner)
+        return True
 
     def _visit(self, node):
         x, out = node.inputs[0], node.outputs[0]
@@ -278,6 +304,10 @@ class Reshapes:
             axis = edit.int_attr(node, "axis", -1)
             axis = axis + len(shape) if axis < 0 else axis
             dropped = [i for i in dropped if i != axis]
+        elif node.op_type in edit.REDUCE_OPS:
+            # Unit axes it keeps with keepdims are axes it reduces: they stay.
+            kept = self._reduce_kept(node)
+            dropped = [i for i in dropped if kept is not None and kept[i] is not None]
         if not dropped:
             return False
         new = self._without(node, dropped, before=node)
@@ -287,11 +317,48 @@ class Reshapes:
         self._drop(node)
         return True
 
+    def _reduce_kept(self, node):
+        """For each output axis of a reduction, the input axis it keeps (None
+        for a reduced axis kept with keepdims); None when the axes are unknown."""
+        r = edit.rank(node.inputs[0])
+        if r is None or set(node.attributes) - {"axes", "keepdims", "noop_with_empty_axes"}:
+            return None
+        axes = edit.reduce_axes(node, r, self.version)
+        if axes is None or not axes:
+            return None
+        if edit.int_attr(node, "keepdims", 1):
+            return [None if a in axes else a for a in range(r)]
+        return [a for a in range(r) if a not in axes]
+
+    def _reduce_without(self, producer, dropped, *, before):
+        """A reduction without the unit axes `dropped` of its output: the
+        same reduction of its input without them."""
+        kept = self._reduce_kept(producer)
+        x = producer.inputs[0]
+        shape = edit.dims(x)
+        if kept is None or shape is None or any(kept[i] is None for i in dropped):
+            return None
+        gone = sorted(kept[i] for i in dropped)
+        if any(shape[a] != 1 for a in gone):
+            return None
+        axes = edit.reduce_axes(producer, len(shape), self.version)
+        rest = [a for a in range(len(shape)) if a not in gone]
+        smaller = [shape[a] for a in rest]
+        if not self.editor.can_reshape_dims(shape, smaller):
+            return None
+        x = self.editor.reshape(x, smaller, before=producer)
+        return edit.reduce_node(
+            self.editor, producer.op_type, x, [rest.index(a) for a in axes],
+            edit.int_attr(producer, "keepdims", 1), self.version, before=before,
+        )
+
     def _without(self, producer, dropped, *, before):
         """`producer`'s output without the unit axes `dropped`, computed by the
         same op on its inputs without them; None when the op cares."""
         if producer.domain not in ("", "ai.onnx") or len(producer.outputs) != 1:
             return None
+        if producer.op_type in edit.REDUCE_OPS:
+            return self._reduce_without(producer, dropped, before=before)
         y = producer.outputs[0]
         op = producer.op_type
         r = len(edit.dims(y))
