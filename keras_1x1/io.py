@@ -182,16 +182,11 @@ def atomic_output(path):
 def save_model(model, path, *, overwrite=False):
     """Save a Keras model atomically as .keras or .h5 (by the suffix).
 
-    A converted model whose changed sublayers would reload in their original
-    form (see `keras_1x1.converters.keras.saving`) is refused before any
-    file is touched.
+    A converted model saves its record of replaced sublayers with it (see
+    `keras_1x1.converters.keras.saving`) and reloads in its converted form.
     """
     import logging
 
-    # The mark `keras_1x1.converters.keras.saving.refuse` puts on `save`.
-    refusal = getattr(getattr(model, "save", None), "keras_1x1_refusal", None)
-    if refusal:
-        raise UserInputError(refusal)
     path = output_path(path, overwrite=overwrite, suffixes=MODEL_SUFFIXES)
     # Keras warns that .h5 is a legacy format; the user asked for it by name.
     absl = logging.getLogger("absl")

@@ -20,27 +20,18 @@ any model. A user's ``custom_objects`` reach every step. Which changes need
 recording is read from the configs: a parent whose serialized config holds
 the child's reloads it as it is; and a change back to what the original
 config builds (the round trip) needs none, so the result of a round trip
-saves exactly as the original did.
-
-One case is still refused (``model.save``, ``keras.saving.save_model`` and
-``get_config`` raise one `UserInputError` line): a Functional subclass whose
-graph changed is rebuilt as a plain Functional model, and when the configs
-of its layers do not rebuild (a limit of the library that wrote them) no
-file could give it back.
+saves exactly as the original did. A model whose graph is rebuilt (a plain
+Functional or Sequential one) saves its new graph in its own config.
 """
 
 import json
 
 import keras
 
-from keras_1x1.errors import UserInputError, one_line
+from keras_1x1.errors import UserInputError
 
 from . import internals, pointwise, tree
 from .rebuild import name_scopes
-
-# Marks the refusing methods a converted model carries (see `refuse`);
-# `keras_1x1.io.save_model` reads it without importing the converters.
-MARK = "keras_1x1_refusal"
 
 
 def _configs_within(config, found):
@@ -89,72 +80,12 @@ def _key(config):
     return json.dumps(config, sort_keys=True, default=str)
 
 
-def _cause(error):
-    text = one_line(error, 160)
-    return f"{type(error).__name__}: {text}"
-
-
 def _unnamed(config):
     if isinstance(config, dict):
         return {k: _unnamed(v) for k, v in config.items() if k != "name"}
     if isinstance(config, (list, tuple)):
         return [_unnamed(v) for v in config]
     return config
-
-
-def refuse(model, message, parents=()):
-    """Make every save of `model` raise `UserInputError(message)`: its
-    ``save`` and ``get_config``, and the ``get_config`` of `parents`."""
-
-    def save(*args, **kwargs):
-        raise UserInputError(message)
-
-    def get_config():
-        raise UserInputError(message)
-
-    for method in (save, get_config):
-        setattr(method, MARK, message)
-    object.__setattr__(model, "save", save)
-    for target in (model, *parents):
-        object.__setattr__(target, "get_config", get_config)
-
-
-def clear(model):
-    """Drop the refusing methods that copies took over from the model
-    they came from (a conversion decides afresh)."""
-    for layer in [model] + [site.layer for site in tree.walk(model)]:
-        for name in ("save", "get_config"):
-            if hasattr(vars(layer).get(name), MARK):
-                object.__delattr__(layer, name)
-
-
-def refusal(model):
-    """The message `model` refuses saves with, or None."""
-    return getattr(getattr(model, "save", None), MARK, None)
-
-
-def _lost_class(model, original):
-    """Why a save of `model` would not reload, when it is the plain
-    Functional model rebuilt from a Functional subclass (whose config named
-    its own constructor's arguments; the plain one's names every layer's),
-    or None."""
-    if original is None or not internals.is_plain_container(model):
-        return None
-    if internals.is_plain_container(original) and not refusal(original):
-        return None
-    try:
-        serialized = _as_saved(model)
-        with internals.deferred_variables():
-            keras.saving.deserialize_keras_object(serialized)
-    except Exception as error:  # noqa: BLE001 - said in the refusal
-        return (
-            f"model '{model.name}' cannot be saved as .keras: it is a plain Functional "
-            "model (a Functional subclass rebuilt its layers from its own arguments), "
-            f"and its layers' configs do not rebuild ({_cause(error)}); "
-            "export the converted model to ONNX instead (converters.export_onnx(model, "
-            "path) or keras-1x1 export)"
-        )
-    return None
 
 
 # -- recording the changes a config does not hold ---------------------------------------
@@ -286,19 +217,12 @@ def _from_config(cls, config):
 
 def record(model, changed, report, original=None):
     """Record on `model` the changed layers (ids in `changed`) that a reload
-    from its config would not give back, with a note in the report; refuse
-    saves where no record can give the model back (`_lost_class`).
+    from its config would not give back, with a note in the report.
 
     What the original config builds at a path is the original model's
     layer there, or what the original's own record says it replaced.
     """
-    clear(model)
     _set_record(model, {})
-    lost = _lost_class(model, original)
-    if lost is not None:
-        refuse(model, lost)
-        report.notes.append(f"saving: {lost[lost.index('.keras:') + 8:]}")
-        return
     recorded = replaced_paths(original) if original is not None else {}
     before = {s.path: s.layer for s in tree.walk(original)} if original is not None else {}
     configs = _Configs()
