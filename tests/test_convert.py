@@ -980,3 +980,39 @@ def test_a_parent_reading_its_converted_encoders_attribute_still_runs():
     dense = converters.conv_to_dense(net)
     assert isinstance(dense.encoder, _Encoder) and isinstance(dense.encoder.get_layer("pointwise"), L.Dense)
     assert_differs_then_matches(net, dense, x)
+
+
+def test_a_mismatch_names_an_original_layer_that_misses_its_own_map():
+    # Keras' TensorFlow ops.add takes a (heads, 1) bias for a channels_first
+    # bias when the positions number as many as the heads: the original
+    # EinsumDense then adds it on the wrong axis. Its conv form computes the
+    # EinsumDense's own equation, so the outputs differ, and the error says
+    # whose fault it is.
+    tokens = keras.Input((2, 4), name="tokens")
+    attention = L.MultiHeadAttention(2, 1, name="attention")
+    model = randomize(keras.Model(tokens, attention(tokens, tokens)))
+    with pytest.raises(ConversionError) as caught:
+        converters.dense_to_conv(model)
+    message = str(caught.value)
+    assert "differs from the original by" in message
+    assert "the original layer 'attention/_query_dense' (EinsumDense) does not compute its own map" in message
+    assert "not of the conversion" in message and "\n" not in message
+    # Where the original is right, nothing is blamed on it.
+    longer = keras.Input((3, 4), name="tokens")
+    other = randomize(keras.Model(longer, L.MultiHeadAttention(2, 1, name="attention")(longer, longer)))
+    assert converters.dense_to_conv(other).conversion_report.verified
+
+
+def test_a_real_mismatch_names_the_first_converted_layer_that_differs():
+    from keras_1x1.converters.keras import report as reports
+    from keras_1x1.converters.keras import verify
+
+    tokens = keras.Input((5, 3), name="tokens")
+    model = randomize(keras.Model(tokens, L.Dense(4, name="proj")(tokens)))
+    conv = converters.dense_to_conv(model)
+    layer = conv.get_layer("proj")
+    kernel, bias = layer.get_weights()
+    layer.set_weights([kernel * 1.5, bias])  # a conversion gone wrong
+    with pytest.raises(ConversionError, match="the first converted layer that differs on its inputs is 'proj'"):
+        verify.verify(model, conv, reports.ConversionReport("check", "keras"),
+                      pairs=[("proj", model.get_layer("proj"), layer)])

@@ -109,6 +109,8 @@ class _Conversion:
         self.swaps = []
         self.consumers = {}
         self.traced = None
+        self.pairs = []  # (path, old layer, what replaces it), for naming a mismatch
+        self.folded = set()  # layers whose conv takes the pool before them as strides
 
     def candidate(self, layer):
         """True for the layers this direction reports (converted or not)."""
@@ -188,6 +190,7 @@ class _Conversion:
                 if pool is not None:
                     strides = pointwise.subsampling_pool(pool)
                     self.plan[id(pool)] = IDENTITY
+                    self.folded.add(id(layer))
                     pool_path = path[: -len(layer.name)] + pool.name
                     self.report.add(
                         pool_path, type(pool).__name__, "converted",
@@ -199,12 +202,15 @@ class _Conversion:
             return
         if self.rebuilds(site):
             self.plan[id(layer)] = Replace(planned.layers, planned.weights)
+            if id(layer) not in self.folded:  # the same input as the layer it replaces
+                self.pairs.append((path, layer, self.plan[id(layer)]))
         else:
             new = planned.layers[0]
             if len(planned.layers) > 1:
                 new = keras.Sequential(planned.layers, name=layer.name, trainable=layer.trainable)
             shape = pointwise.input_shape(found, calls[0].shape)
             self.swaps.append(Swap(layer, new, planned.weights, shape))
+            self.pairs.append((path, layer, new))
         self.report.add(path, kind, "converted", planned.result, planned.detail)
 
     def find(self, layer, calls):
@@ -294,7 +300,8 @@ class _Conversion:
         if verify is not False and verify is not None:
             inputs = None if verify is True else verify
             specs = self.traced.specs if self.traced is not None else None
-            verify_outputs(self.model, new_model, self.report, inputs=inputs, specs=specs)
+            verify_outputs(self.model, new_model, self.report, inputs=inputs, specs=specs,
+                           pairs=self.pairs)
         new_model.conversion_report = self.report
         return new_model
 
