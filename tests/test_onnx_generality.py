@@ -439,3 +439,19 @@ def test_one_channel_maps_still_tell_a_changed_weight():
     weights[-1].CopyFrom(numpy_helper.from_array(array + np.float32(0.5), weights[-1].name))
     assert converters.fingerprint(changed) != converters.fingerprint(original)
     assert "weight" in converters.graph_diff(original, changed)
+
+
+def test_a_graph_with_more_free_dims_than_the_probe_lists_is_canonicalized():
+    from keras_1x1 import converters
+
+    count = 9  # more free dims than any probe family lists
+    inputs = [helper.make_tensor_value_info(f"x{i}", TensorProto.FLOAT, ["batch", f"n{i}", 4])
+              for i in range(count)]
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [4, 2], [0.5] * 8)
+    nodes = [helper.make_node("MatMul", [f"x{i}", "w"], [f"y{i}"]) for i in range(count)]
+    outputs = [helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, None) for i in range(count)]
+    graph = helper.make_graph(nodes, "many_free_dims", inputs, outputs, [weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    first = converters.fingerprint(model)
+    weight.float_data[0] = 0.25
+    assert converters.fingerprint(model) != first  # and it still tells weights apart

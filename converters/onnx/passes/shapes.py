@@ -31,6 +31,8 @@ keep them (see `edit`).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import onnx_ir as ir
 
@@ -69,13 +71,24 @@ def _sizes(free, k, family):
     values, by_axis = FREE_PROBES[family]
     keyed = {}
     sizes = {}
-    others = iter(values[k])
+    # More free dims than the family lists: primes past it, further apart
+    # in the second probe, so each dim still gets two values of its own.
+    others = itertools.chain(values[k], _primes(307 if k == 0 else 401))
     for (i, axis), symbol in sorted(free.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         key = ("axis", axis) if by_axis else symbol
         if key not in keyed:
             keyed[key] = BATCH_PROBES[k] if axis == 0 else next(others)
         sizes[symbol] = keyed[key]
     return sizes
+
+
+def _primes(start):
+    """The primes from `start` on."""
+    n = start
+    while True:
+        if n > 1 and all(n % d for d in range(2, int(n ** 0.5) + 1)):
+            yield n
+        n += 1
 
 
 def _probe_graph(model, free, sizes):
