@@ -453,5 +453,5 @@ def test_a_graph_with_more_free_dims_than_the_probe_lists_is_canonicalized():
     graph = helper.make_graph(nodes, "many_free_dims", inputs, outputs, [weight])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     first = converters.fingerprint(model)
-    weight.float_data[0] = 0.25
+    model.graph.initializer[0].float_data[0] = 0.25
     assert converters.fingerprint(model) != first  # and it still tells weights apart
