@@ -918,6 +918,8 @@ def test_drawn_inputs_the_model_refuses_are_drawn_again_at_its_table_lengths():
     assert _report(conv)["proj"].result == "Conv1D" and conv.conversion_report.verified
     (drawn,) = conv.conversion_report.inputs
     assert "2x20x8" in drawn and "the model refuses the first draw" in drawn
+    # Export and compare draw the lengths the model accepts too.
+    assert converters.compare(model, converters.export_onnx(conv)).ok
     # A model that refuses every length says so, naming the first failure.
     bad = keras.Model(tokens, L.Dense(4, name="proj")(_Refusing()(tokens)))
     with pytest.raises(UserInputError, match="fails on the inputs drawn from its input specs, "

@@ -8,6 +8,8 @@ the names, the order of the outputs and the inputs drawn for a check are
 the same everywhere.
 """
 
+import dataclasses
+
 import keras
 import numpy as np
 
@@ -156,6 +158,43 @@ def sample_inputs(model, *, seed=0, shapes=None, specs=None):
             for s, shape in zip(specs, shapes)
         ]
     return pack_inputs(model, draw_inputs(specs, seed))
+
+
+def _lengths(model):
+    """Free lengths to try when the drawn ones are refused: the rows of the
+    model's tables (a position table read whole fixes the length), then
+    short ones; 1 last (it broadcasts against anything)."""
+    rows = {
+        int(v.shape[0]) for v in model.weights
+        if len(v.shape) == 2 and 1 < int(v.shape[0]) <= 4096
+    }
+    return sorted(rows) + [n for n in (7, 16, 1) if n not in rows]
+
+
+def accepted(model, specs=None):
+    """``(specs, inputs, outputs)`` for drawn inputs the model runs on: its
+    specs as read (or ``specs``), else with the free dims at each length of
+    `_lengths` in turn (each spec's ``why`` says so). Raises the first
+    failure when the model runs on none."""
+    specs = input_specs(model) if specs is None else list(specs)
+    free = [any(d is None for d in spec.shape[1:]) for spec in specs]
+    first = None
+    for length in [None] + (_lengths(model) if any(free) else []):
+        tried = specs if length is None else [
+            dataclasses.replace(
+                spec, free=length,
+                why="; ".join(filter(None, [spec.why, f"free dims {length}: the model refuses the first draw"])),
+            ) if has_free else spec
+            for spec, has_free in zip(specs, free)
+        ]
+        inputs = sample_inputs(model, specs=tried)
+        try:
+            return tried, inputs, run(model, inputs)
+        except UserInputError:
+            raise
+        except Exception as error:  # noqa: BLE001 - the first failure is the one reported
+            first = first or error
+    raise first
 
 
 # -- outputs ---------------------------------------------------------------------------

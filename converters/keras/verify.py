@@ -37,7 +37,12 @@ def verify(original, converted, report, *, inputs=None, specs=None, what="conver
     if drawn:
         if specs is None:
             specs = signature.input_specs(original)
-        specs, inputs, expected = _accepted(original, specs)
+        try:
+            specs, inputs, expected = signature.accepted(original, specs)
+        except UserInputError:
+            raise
+        except Exception as error:  # noqa: BLE001 - the model's own failure, re-raised with context
+            raise _refused(original, "the inputs drawn from its input specs", error) from error
         report.inputs = [spec.describe() for spec in specs]
     else:
         try:
@@ -130,44 +135,6 @@ def _refused(original, source, error):
         f"conversion cannot be verified: {_first_line(error)}; pass inputs it "
         "accepts as verify=..."
     )
-
-
-def _lengths(model):
-    """Free lengths to try when the drawn ones are refused: the rows of the
-    model's tables (a position table read whole fixes the length), small
-    sizes first."""
-    rows = {
-        int(v.shape[0]) for v in model.weights
-        if len(v.shape) == 2 and 1 < int(v.shape[0]) <= 4096
-    }
-    # A length of 1 broadcasts against anything: the last resort.
-    return sorted(rows) + [n for n in (7, 16, 1) if n not in rows]
-
-
-def _accepted(original, specs):
-    """``(specs, inputs, outputs)`` for drawn inputs the original runs on:
-    the specs as read, else with the free dims at each length in
-    `_lengths` (said in each spec's ``why``)."""
-    first = None
-    tries = [None] + (_lengths(original) if any(
-        any(d is None for d in spec.shape[1:]) for spec in specs) else [])
-    for length in tries:
-        if length is not None:
-            specs = [
-                dataclasses.replace(
-                    s, free=length,
-                    why="; ".join(filter(None, [s.why, f"free dims {length}: the model refuses the first draw"])),
-                ) if any(d is None for d in s.shape[1:]) else s
-                for s in specs
-            ]
-        inputs = signature.sample_inputs(original, specs=specs)
-        try:
-            return specs, inputs, signature.run(original, inputs)
-        except UserInputError:
-            raise
-        except Exception as error:  # noqa: BLE001 - the first failure is reported
-            first = first or error
-    raise _refused(original, "the inputs drawn from its input specs", first) from first
 
 
 # Draws of the ulp perturbation; the largest move counts.

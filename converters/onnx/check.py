@@ -273,7 +273,10 @@ class _Side:
         if self.is_keras:
             from ..keras import signature
 
-            return signature.input_specs(self.keras_model)
+            try:  # lengths the model accepts (a position table read whole fixes one)
+                return signature.accepted(self.keras_model)[0]
+            except Exception:  # noqa: BLE001 - the run on these inputs says why
+                return signature.input_specs(self.keras_model)
         from .limits import input_specs
         from .runtime import input_specs as plain_specs
 

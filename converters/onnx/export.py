@@ -224,15 +224,33 @@ def _check_runs(proto, model):
     from ..keras import signature
     from .runtime import make_session, run
 
-    specs = signature.input_specs(model)
-    feeds = draw_inputs(specs)
     names = [v.name for v in proto.graph.input]
-    if set(names) - set(feeds) and len(names) == len(specs):
-        feeds = dict(zip(names, feeds.values()))
+
+    def feeds(specs):
+        drawn = draw_inputs(specs)
+        if set(names) - set(drawn) and len(names) == len(specs):
+            drawn = dict(zip(names, drawn.values()))
+        return drawn
+
+    specs = signature.input_specs(model)
     try:
-        run(make_session(proto, "cpu"), feeds)
+        run(make_session(proto, "cpu"), feeds(specs))
+        return
     except Exception as error:  # noqa: BLE001 - onnxruntime's own exceptions
-        raise UserInputError(_rejected(proto, model, error)) from error
+        failure = error
+    # Inputs the Keras model itself refuses say nothing of the graph: the
+    # graph runs on the inputs the model accepts, or it is refused.
+    try:
+        accepted = signature.accepted(model, specs)[0]
+    except Exception:  # noqa: BLE001 - the model accepts none: the first failure stands
+        accepted = None
+    if accepted is not None and accepted != specs:
+        try:
+            run(make_session(proto, "cpu"), feeds(accepted))
+            return
+        except Exception as error:  # noqa: BLE001
+            failure = error
+    raise UserInputError(_rejected(proto, model, failure)) from failure
 
 
 # onnxruntime names the node in its messages as "Name:'node'" (at run time)
