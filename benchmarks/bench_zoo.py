@@ -1,7 +1,9 @@
 """The zoo sweep: every keras.applications architecture, both forms.
 
 For each architecture (``weights=None``, random weights with BatchNorm
-statistics far from the identity, input 96x96, 10 classes), one row:
+statistics far from the identity, 10 classes), one row per input size
+(96x96, 64x64 and 32x32, one table each; ``KERAS_1X1_ZOO_SIZES=64,96``
+picks others, ``KERAS_1X1_ZOO=ResNet50,MobileNetV2`` some architectures):
 
 - the form it is written in, and how many pointwise layers the converter
   turns into the other form (``conv_to_dense`` for conv nets,
@@ -42,7 +44,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import harness  # noqa: E402  (run.py puts benchmarks/ on sys.path)
 
-SIZE = 96
+# Input sizes swept, one table each: the normal form must not depend on
+# them (at 32x32 the last maps of most architectures are 1x1).
+SIZES = (96, 64, 32)
 QUICK_SIZE = 32
 BATCH = 8
 
@@ -289,7 +293,13 @@ def run(quick=False):
     only = os.environ.get("KERAS_1X1_ZOO")
     if only:
         names = [n.strip() for n in only.split(",") if n.strip()]
-    size = QUICK_SIZE if quick else SIZE
+    sizes = (QUICK_SIZE,) if quick else SIZES
+    if os.environ.get("KERAS_1X1_ZOO_SIZES"):
+        sizes = tuple(int(n) for n in os.environ["KERAS_1X1_ZOO_SIZES"].split(","))
+    return [_sweep(names, size, quick) for size in sizes]
+
+
+def _sweep(names, size, quick):
     rows = []
     for name in names:
         started = time.perf_counter()
@@ -299,7 +309,7 @@ def run(quick=False):
             f"{cells[2]} converted, exact {cells[3]}, fingerprints {cells[4]}, "
             f"best/raw {cells[10]:.2f}, onnxruntime runs {cells[13]}, noise gauge {cells[11]:.2f} {cells[-1][:200]}"
         )
-        print(f"  [zoo] {name}: {time.perf_counter() - started:.0f} s: {summary}", flush=True)
+        print(f"  [zoo {size}] {name}: {time.perf_counter() - started:.0f} s: {summary}", flush=True)
     return harness.Table(
         f"Zoo sweep: every keras.applications architecture ({size}x{size}, batch {BATCH})",
         [
