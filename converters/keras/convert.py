@@ -144,7 +144,6 @@ class _Conversion:
         new_model = rebuilder.rebuild(self.model)
         changed = {id(swap.new) for swap in self.swaps} | {id(m) for m in rebuilder.rebuilt}
         changed |= {id(c) for c in self._rebuilt(new_model, containers)}
-        self.notes(new_model)
         saving.record(new_model, changed, self.report, self.model)
         return self.finish(new_model, verify)
 
@@ -286,15 +285,6 @@ class _Conversion:
             return []
         wanted = {site.path for site in self._holding}
         return [site.layer for site in tree.walk(new_model) if site.path in wanted]
-
-    def notes(self, new_model):
-        model = self.model
-        if internals.is_functional(model) and type(new_model) is not type(model):
-            self.report.notes.append(
-                f"'{model.name}' is a {type(model).__name__} (a Functional model with a "
-                "constructor of its own); the result is a plain Functional model with "
-                "the same layers, weights, inputs and outputs"
-            )
 
     def finish(self, new_model, verify):
         if verify is not False and verify is not None:
