@@ -1006,3 +1006,31 @@ def test_a_real_mismatch_names_the_first_converted_layer_that_differs():
     with pytest.raises(ConversionError, match="the first converted layer that differs on its inputs is 'proj'"):
         verify.verify(model, conv, reports.ConversionReport("check", "keras"),
                       pairs=[("proj", model.get_layer("proj"), layer)])
+
+
+class _Untracked(L.Layer):
+    """Tracks its Dense layers through a list it then replaces by a
+    Sequential of them: no attribute holds them, and their names are
+    numbered anew whenever the layer is rebuilt."""
+
+    def __init__(self, units=4, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.net = [L.Dense(units), L.Dense(units)]
+        self.net = keras.Sequential(self.net)
+
+    def call(self, x):
+        return self.net(x)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def test_a_sublayer_no_attribute_holds_saves_by_its_place(tmp_path):
+    model = _tokens_model(_Untracked(name="mlp"))
+    conv = converters.dense_to_conv(model)
+    conv.save(tmp_path / "conv.keras")
+    loaded = keras.saving.load_model(tmp_path / "conv.keras", custom_objects={"_Untracked": _Untracked})
+    x = checks.sample_inputs(model)
+    np.testing.assert_array_equal(loaded(x), conv(x))
+    assert_differs_then_matches(model, loaded, x)

@@ -134,16 +134,21 @@ def _set_record(model, record):
 
 def _steps(site):
     """How to get from the model down to `site`: per link, the position in
-    a graph's layers (a rebuild from a config may name them anew), or the
-    attribute path in another layer."""
+    a graph's layers (a rebuild from a config may name them anew), the
+    attribute path in another layer, or ``#i``, its place among the layers
+    that layer tracks when no attribute holds it (an auto-named layer)."""
     chain = [a.layer for a in site.ancestors] + [site.layer]
     parents = [site.ancestors[0].parent if site.ancestors else site.parent] + chain[:-1]
     steps = []
     for parent, child in zip(parents, chain):
         if tree.is_container(parent):
             steps.append(next(i for i, layer in enumerate(parent.layers) if layer is child))
-        else:
-            steps.append(next(name for layer, name in tree.children(parent) if layer is child))
+            continue
+        named = internals.attribute_names(parent).get(id(child))
+        if named is None:  # held by no attribute: its place among the tracked layers
+            index = next(i for i, layer in enumerate(internals.sublayers(parent)) if layer is child)
+            named = f"#{index}"
+        steps.append(named)
     return steps
 
 
@@ -155,6 +160,9 @@ def _locate(model, steps):
         children = tree.children(parent)
         if isinstance(step, int):
             found = [(l, n) for l, n in children if tree.is_container(parent)][step:step + 1]
+        elif step.startswith("#"):
+            index = int(step[1:])
+            found = [(l, n) for l, n in children if not tree.is_container(parent)][index:index + 1]
         else:
             found = [(l, n) for l, n in children if n == step]
         if not found:
