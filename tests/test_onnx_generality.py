@@ -455,3 +455,76 @@ def test_a_graph_with_more_free_dims_than_the_probe_lists_is_canonicalized():
     first = converters.fingerprint(model)
     model.graph.initializer[0].float_data[0] = 0.25
     assert converters.fingerprint(model) != first  # and it still tells weights apart
+
+
+# -- a length computed at run time, sliced by tf2onnx's masked strided slice ---------
+
+
+def _rotary(keras):
+    """A layer that multiplies (batch, length, heads, 2) by cos of the
+    positions, built to the length with Range and sliced to it (keras-hub's
+    rotary embeddings): no table bounds the length, and tf2onnx writes the
+    slice's end as ``Where(And(...), MIN, end)``."""
+    from keras import ops
+
+    class Rotary(keras.layers.Layer):
+        def call(self, x):
+            t = ops.arange(ops.shape(x)[1], dtype=x.dtype)[:, None]
+            cos = ops.cos(ops.concatenate([t, t], axis=-1))[None, :, None, :]
+            return x * cos[:, : ops.shape(x)[1], :, :]
+
+    return Rotary()
+
+
+def _rotary_heads(heads, key_dim):
+    def build(keras):
+        x = keras.Input((None, 4), name="tokens")
+        h = keras.layers.Dense(heads * key_dim)(x)
+        h = keras.layers.Reshape((-1, heads, key_dim))(h)
+        h = _rotary(keras)(h) if key_dim == 2 else h
+        h = keras.layers.Dense(4)(keras.layers.Reshape((-1, heads * key_dim))(h))
+        h = h + keras.layers.MultiHeadAttention(heads, key_dim)(h, h)
+        return keras.Model(x, keras.layers.Dense(4)(h))
+
+    build.__name__ = f"rotary_heads_{heads}x{key_dim}"
+    return build
+
+
+def _one_head(key_dim):
+    def build(keras):
+        x = keras.Input((None, 4), name="tokens")
+        h = x + keras.layers.MultiHeadAttention(1, key_dim)(x, x)
+        return keras.Model(x, keras.layers.Dense(4)(h))
+
+    build.__name__ = f"one_head_{key_dim}"
+    return build
+
+
+@pytest.mark.parametrize(
+    "build", [_rotary_heads(1, 2), _rotary_heads(1, 4), _one_head(2), _one_head(4)],
+    ids=lambda b: b.__name__,
+)
+def test_one_head_with_a_computed_length_gives_both_forms_one_fingerprint(build):
+    # One head leaves a unit axis where the rotary table meets the heads:
+    # broadcasting cannot say that product's shape, only the slice's end
+    # (the mask logic tf2onnx writes, evaluated at the probes) can.
+    from keras_1x1 import converters
+
+    original, conv, dense = _dense_and_conv(build)
+    assert original.SerializeToString() != conv.SerializeToString()
+    prints = {converters.fingerprint(p) for p in (original, conv, dense)}
+    assert len(prints) == 1
+
+
+def test_one_rotary_head_still_tells_a_changed_weight():
+    from keras_1x1 import converters
+
+    original, conv, _ = _dense_and_conv(_rotary_heads(1, 2))
+    assert converters.fingerprint(conv) == converters.fingerprint(original)
+    changed = onnx.ModelProto()
+    changed.CopyFrom(conv)
+    weight = max(changed.graph.initializer, key=lambda t: int(np.prod(t.dims)))
+    array = numpy_helper.to_array(weight)
+    weight.CopyFrom(numpy_helper.from_array(array + np.float32(0.5), weight.name))
+    assert converters.fingerprint(changed) != converters.fingerprint(original)
+    assert "weight" in converters.graph_diff(original, changed)

@@ -615,6 +615,86 @@ def test_plumbing_is_evaluated_where_shape_inference_stops():
     assert not plumbing.evaluate(nodes, {}, {})  # nothing known: nothing grows
 
 
+def _masked_slice_end():
+    """A position table built to the length of x (Range, no constant table)
+    and sliced to it by a strided slice as tf2onnx writes one: its end is
+    ``Where(And(Equal(end, MAX), Less(step, 0)), MIN, end)``; the table's
+    unit axis meets x's unit head axis in a Mul."""
+    big, small = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+    return _model(
+        [
+            helper.make_node("Shape", ["x"], ["shape"]),
+            helper.make_node("Slice", ["shape", "one", "two", "zero"], ["length"]),
+            helper.make_node("Squeeze", ["length"], ["length0"]),
+            helper.make_node("Cast", ["length0"], ["limit"], to=TensorProto.FLOAT),
+            helper.make_node("Range", ["start", "limit", "delta"], ["t"]),
+            helper.make_node("Reshape", ["t", "column"], ["table"]),
+            helper.make_node("Concat", ["big", "length", "big", "big"], ["end0"], axis=0),
+            helper.make_node("Equal", ["end0", "bigs"], ["open"]),
+            helper.make_node("Less", ["steps", "zeros"], ["backward"]),
+            helper.make_node("And", ["open", "backward"], ["to_start"]),
+            helper.make_node("Where", ["to_start", "small", "end0"], ["end"]),
+            helper.make_node("Slice", ["table", "zeros", "end", "axes", "steps"], ["cut"]),
+            helper.make_node("Mul", ["x", "cut"], ["y"]),
+        ],
+        [("x", ["batch", "length", 1, 2])],
+        [("y", ["batch", "length", 1, 2])],
+        [
+            ("zero", np.array([0], np.int64)),
+            ("one", np.array([1], np.int64)),
+            ("two", np.array([2], np.int64)),
+            ("start", np.array(0, np.float32)),
+            ("delta", np.array(1, np.float32)),
+            ("column", np.array([1, -1, 1, 1], np.int64)),
+            ("big", np.array([big], np.int64)),
+            ("bigs", np.full(4, big, np.int64)),
+            ("small", np.array(small, np.int64)),
+            ("zeros", np.zeros(4, np.int64)),
+            ("steps", np.ones(4, np.int64)),
+            ("axes", np.arange(4, dtype=np.int64)),
+        ],
+    )
+
+
+def test_the_logic_of_a_slice_end_is_evaluated():
+    nodes = list(_masked_slice_end().graph.node)[6:11]
+    big = np.iinfo(np.int64).max
+    consts = {
+        "length": np.array([5]), "big": np.array([big]), "bigs": np.full(4, big),
+        "steps": np.ones(4, np.int64), "zeros": np.zeros(4, np.int64),
+        "small": np.array(np.iinfo(np.int64).min),
+    }
+    assert plumbing.evaluate(nodes, {}, consts)
+    assert consts["to_start"].tolist() == [False] * 4
+    assert consts["end"].tolist() == [big, 5, big, big]
+    or_node = helper.make_node("Or", ["open", "backward"], ["either"])
+    assert plumbing.evaluate([or_node], {}, consts) and consts["either"].tolist() == [True, False, True, True]
+
+
+def test_a_slice_to_a_computed_length_gets_its_shape_and_one_spelling():
+    proto = _masked_slice_end()
+    model = canonical.to_ir(proto)
+    shapes.resolve(model)
+    canonical._tidy(model)
+    for node in model.graph:
+        for value in node.outputs:
+            assert value.shape is not None, (node.op_type, value.name)
+    dims = lambda v: [d if isinstance(d, int) else d.value for d in v.shape.dims]  # noqa: E731
+    assert dims(model.graph.outputs[0]) == ["N", "d211_223", 1, 2]
+    cut = next(n for n in model.graph if n.op_type == "Slice" and n.inputs[0].name == "table")
+    assert dims(cut.outputs[0]) == [1, "d211_223", 1, 1]
+    # Both computed bounds (the slice's end and the range's float limit) are
+    # rebuilt from the input's shape, whatever arithmetic wrote them.
+    assert not {"Where", "And", "Equal", "Less", "Squeeze"} & set(_ops(model))
+    end = cut.inputs[2].producer()
+    assert end.op_type == "Concat"
+    assert [p.producer().op_type if p.producer() else p.const_value.numpy().tolist() for p in end.inputs] == [
+        [np.iinfo(np.int64).max], "Shape", [np.iinfo(np.int64).max] * 2
+    ]
+    assert end.inputs[1].producer().inputs[0] is model.graph.inputs[0]
+    _check_same(proto, model)
+
+
 def test_the_reshape_pass_cancels_a_flatten_and_restore():
     proto = _tensordot()
     model = _apply(proto, passes=[reshapes.run])

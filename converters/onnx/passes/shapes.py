@@ -428,9 +428,17 @@ def _canonical_plumbing(graph, probes, editor):
             if any(s is None or s[1] is None for s in seen):
                 continue
             first, second = seen[0][1], seen[1][1]
-            if first.shape != second.shape or first.ndim > 1 or first.dtype.kind not in "iu":
+            if first.shape != second.shape or first.ndim > 1 or first.dtype.kind not in "iuf":
                 continue
-            entries = [a if a == b else _symbol((int(a), int(b))) for a, b in zip(first.reshape(-1), second.reshape(-1))]
+            # A float bound (a Range's limit) is a dim only when whole.
+            if first.dtype.kind == "f" and not all(
+                np.all(np.isfinite(v)) and np.all(np.mod(v, 1) == 0) for v in (first, second)
+            ):
+                continue
+            entries = [
+                int(a) if a == b else _symbol((int(a), int(b)))
+                for a, b in zip(first.reshape(-1), second.reshape(-1))
+            ]
             if all(isinstance(e, int) or e in where for e in entries) and not all(isinstance(e, int) for e in entries):
                 rebuilt = _from_input_shapes(entries, where, editor, node, first)
                 node.replace_input_with(index, rebuilt)
