@@ -528,3 +528,36 @@ def test_one_rotary_head_still_tells_a_changed_weight():
     weight.CopyFrom(numpy_helper.from_array(array + np.float32(0.5), weight.name))
     assert converters.fingerprint(changed) != converters.fingerprint(original)
     assert "weight" in converters.graph_diff(original, changed)
+
+
+# -- a shift computed at run time: tf2onnx's Roll --------------------------------------
+
+
+def _rolled_tokens(keras):
+    """Windows shifted by a roll (Swin's shifted windows): tf2onnx wraps the
+    shift with ``Mod`` by the axis' length, read with Shape; the Dense on
+    the tokens after it is a Conv on an unsqueezed map in the conv form,
+    read as pointwise only once that Mod is evaluated at the probes."""
+    from keras import ops
+
+    x = keras.Input((4, 4, 8), name="pixels")
+    h = ops.roll(keras.layers.Dense(8)(x), shift=-1, axis=1)
+    h = keras.layers.Reshape((16, 8))(h)
+    return keras.Model(x, keras.layers.Dense(4)(h))
+
+
+def test_a_roll_gives_both_forms_one_fingerprint():
+    from keras_1x1 import converters
+
+    original, conv, dense = _dense_and_conv(_rolled_tokens)
+    assert "Mod" in {n.op_type for n in conv.graph.node}
+    assert original.SerializeToString() != conv.SerializeToString()
+    prints = {converters.fingerprint(p) for p in (original, conv, dense)}
+    assert len(prints) == 1
+    changed = onnx.ModelProto()
+    changed.CopyFrom(conv)
+    weight = max(changed.graph.initializer, key=lambda t: int(np.prod(t.dims)))
+    array = numpy_helper.to_array(weight)
+    weight.CopyFrom(numpy_helper.from_array(array + np.float32(0.5), weight.name))
+    assert converters.fingerprint(changed) != converters.fingerprint(original)
+    assert "weight" in converters.graph_diff(original, changed)

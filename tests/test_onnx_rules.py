@@ -695,6 +695,100 @@ def test_a_slice_to_a_computed_length_gets_its_shape_and_one_spelling():
     _check_same(proto, model)
 
 
+def _roll():
+    """A roll of x by one row as tf2onnx writes ``tf.roll``: the shift
+    wrapped with ``Mod`` by the axis' length (read with Shape), the two
+    parts sliced at the computed split and concatenated back."""
+    return _model(
+        [
+            helper.make_node("Shape", ["x"], ["shape"]),
+            helper.make_node("Slice", ["shape", "one", "two"], ["length"]),
+            helper.make_node("Mod", ["shift", "length"], ["wrapped"]),
+            helper.make_node("Sub", ["length", "wrapped"], ["split"]),
+            helper.make_node("Slice", ["x", "split", "length", "one"], ["tail"]),
+            helper.make_node("Slice", ["x", "zero", "split", "one"], ["head"]),
+            helper.make_node("Concat", ["tail", "head"], ["y"], axis=1),
+        ],
+        [("x", ["N", 5, 3])],
+        [("y", ["N", 5, 3])],
+        [
+            ("zero", np.array([0], np.int64)),
+            ("one", np.array([1], np.int64)),
+            ("two", np.array([2], np.int64)),
+            ("shift", np.array([-1], np.int64)),
+        ],
+    )
+
+
+def test_mod_is_evaluated_as_onnx_defines_it():
+    node = helper.make_node("Mod", ["a", "b"], ["m"])
+    consts = {"a": np.array([-1, 7, -7]), "b": np.array([5, -5, 5])}
+    assert plumbing.evaluate([node], {}, consts)
+    assert consts["m"].tolist() == [4, -3, 3]  # the sign of the divisor
+    fmod = helper.make_node("Mod", ["a", "b"], ["f"], fmod=1)
+    assert plumbing.evaluate([fmod], {}, consts) and consts["f"].tolist() == [-1, 2, -2]
+    zero = helper.make_node("Mod", ["a", "z"], ["nothing"])
+    consts["z"] = np.array([0, 1, 1])
+    assert not plumbing.evaluate([zero], {}, consts) and "nothing" not in consts
+
+
+def test_a_roll_gets_its_shape_and_constant_bounds():
+    # Without Mod evaluated the slices' bounds are unknown, and so is every
+    # shape after the roll (a pointwise Conv there could not be read).
+    proto = _roll()
+    model = _apply(proto)
+    for node in model.graph:
+        for value in node.outputs:
+            assert value.shape is not None, (node.op_type, value.name)
+    assert {"Shape", "Mod", "Sub"}.isdisjoint(_ops(model))
+    assert [d if isinstance(d, int) else d.value for d in model.graph.outputs[0].shape.dims] == ["N", 5, 3]
+    _check_same(proto, model)
+
+
+def _residual(spelling, weights):
+    """A residual added to a map flattened to tokens, in the two spellings
+    passes leave it in: ``Add(tokens, branch)``, or ``Add(map,
+    Reshape(branch))`` flattened after, the map flattened for the branch."""
+    nodes = [
+        helper.make_node("MatMul", ["x", "W"], ["map"]),
+        helper.make_node("Reshape", ["map", "flat"], ["tokens"]),
+        helper.make_node("ReduceMean", ["tokens"], ["mean"], axes=[1], keepdims=1),
+        helper.make_node("Mul", ["tokens", "mean"], ["mixed"]),
+        helper.make_node("MatMul", ["mixed", "V"], ["branch"]),
+    ]
+    if spelling == "tokens":
+        nodes.append(helper.make_node("Add", ["tokens", "branch"], ["y"]))
+    else:
+        nodes += [
+            helper.make_node("Reshape", ["branch", "grid"], ["branch_map"]),
+            helper.make_node("Add", ["map", "branch_map"], ["sum"]),
+            helper.make_node("Reshape", ["sum", "flat"], ["y"]),
+        ]
+    return _model(
+        nodes,
+        [("x", ["N", 2, 3, 4])],
+        [("y", ["N", 6, 4])],
+        [("W", weights[0]), ("V", weights[1]), ("flat", np.array([-1, 6, 4], np.int64)),
+         ("grid", np.array([-1, 2, 3, 4], np.int64))],
+    )
+
+
+def test_an_operand_already_flattened_takes_the_reshape_of_the_other():
+    weights = [_w(4, 4), _w(4, 4)]
+    by_tokens, by_map = _residual("tokens", weights), _residual("map", weights)
+    model = _apply(by_map, passes=[reshapes.run, canonical._tidy])
+    add = _first(model, "Add")
+    assert [d if isinstance(d, int) else d.value for d in add.outputs[0].shape.dims] == ["N", 6, 4]
+    assert _ops(model).count("Reshape") == 1  # the flatten of the map, read twice
+    _check_same(by_map, model)
+    # The spelling that adds tokens is left as it is: the move never reverses.
+    again = _apply(by_tokens, passes=[reshapes.run, canonical._tidy])
+    assert _ops(again) == _ops(model)
+    assert converters.fingerprint(by_tokens) == converters.fingerprint(by_map)
+    changed = _residual("map", [weights[0], weights[1] + np.float32(0.5)])
+    assert converters.fingerprint(changed) != converters.fingerprint(by_tokens)
+
+
 def test_the_reshape_pass_cancels_a_flatten_and_restore():
     proto = _tensordot()
     model = _apply(proto, passes=[reshapes.run])

@@ -51,6 +51,15 @@ def _div(a, b):
     return np.asarray(a) / np.asarray(b)
 
 
+def _mod(node, inputs, attrs):
+    """ONNX's Mod: the sign of the divisor (Python's %), or of the dividend
+    with ``fmod=1`` (C's fmod). tf2onnx's Roll wraps its shift with it."""
+    a, b = np.asarray(inputs[0]), np.asarray(inputs[1])
+    if np.issubdtype(a.dtype, np.integer) and np.any(b == 0):
+        raise ZeroDivisionError("Mod by zero")
+    return [np.fmod(a, b) if attrs.get("fmod", 0) else np.mod(a, b)]
+
+
 def _slice(node, inputs, attrs):
     data = inputs[0]
     starts = np.asarray(inputs[1]).reshape(-1)
@@ -96,6 +105,7 @@ OPS = {
     "Sub": _binary(np.subtract),
     "Mul": _binary(np.multiply),
     "Div": _binary(_div),
+    "Mod": _mod,
     "Max": lambda node, inputs, attrs: [np.maximum.reduce([np.asarray(i) for i in inputs])],
     "Min": lambda node, inputs, attrs: [np.minimum.reduce([np.asarray(i) for i in inputs])],
     "Equal": _binary(np.equal),

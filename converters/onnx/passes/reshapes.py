@@ -433,6 +433,22 @@ class Reshapes:
         shape = [d for a, d in enumerate(edit.dims(y)) if a not in dropped]
         return self.editor.like(producer, inputs, before=before, attributes=attributes, shape=shape)
 
+    @staticmethod
+    def _has_view(value, shape, wanted):
+        """Whether some Reshape reads `value` (of dims `shape`) as `wanted`."""
+        if edit.dims(value) != shape:
+            return False
+        for use in value.uses():
+            node = use.node
+            if (
+                node.graph is not None
+                and node.op_type == "Reshape"
+                and use.idx == 0
+                and edit.dims(node.outputs[0]) == wanted
+            ):
+                return True
+        return False
+
     def _drop(self, node):
         """Remove `node` once nothing reads its outputs."""
         if node.graph is not None and all(not v.uses() and not v.is_graph_output() for v in node.outputs):
@@ -475,6 +491,13 @@ class Reshapes:
                 elif _dropped(target, source) is not None and edit.dims(value) == target:
                     # The reshape only adds unit axes, which this operand has
                     # too: it loses them (and that Reshape moves back).
+                    inputs[i] = self.editor.reshape(value, source, before=consumer)
+                elif edit.sole(reshape.outputs[0]) and self._has_view(value, target, source):
+                    # The graph already reads this operand reshaped to
+                    # `source` (a residual added back to the flattened
+                    # tokens it was computed from): the op runs there. Only
+                    # a Reshape read here moves, and the view it uses is
+                    # read elsewhere, so the reverse move never applies.
                     inputs[i] = self.editor.reshape(value, source, before=consumer)
                 else:
                     return False
