@@ -149,7 +149,7 @@ def _resnet(filters=(64, 64, 64), blocks=(2, 2, 2), strides=(1, 2, 2), block="ba
                 **extra)
 
 
-def _clip_like(prefix, vocab, text_length, *, projection=True, test_images=224):
+def _clip_like(prefix, folder, vocab, text_length, *, projection=True, test_images=224):
     """CLIP, SigLIP and MetaCLIP2: the backbone and both its encoders."""
     vision = dict(patch_size=16, hidden_dim=64, num_layers=2, num_heads=2, intermediate_dim=128)
     text = dict(vocabulary_size=vocab, embedding_dim=64, hidden_dim=64, num_layers=2,
@@ -177,14 +177,14 @@ def _clip_like(prefix, vocab, text_length, *, projection=True, test_images=224):
         Config(vision, {"images": images(2, test_images)}),
         Config(vision_alt, {"images": images(1, 8)},
                "1 head of 4; 8x8 image in 4x4 patches: tokens as many as channels; batch 1"),
-        source=f"the vision encoder of {prefix.lower()}_backbone_test.py",
+        source=f"the vision encoder of {folder}_backbone_test.py",
     )
     text_encoder = Family(
         f"{prefix}TextEncoder",
         Config(text, {"token_ids": In((2, text_length), "int32")}),
         Config(text_alt, {"token_ids": In((1, 4), "int32")},
                "1 head of 4; length = hidden = intermediate = 4; batch 1"),
-        source=f"the text encoder of {prefix.lower()}_backbone_test.py",
+        source=f"the text encoder of {folder}_backbone_test.py",
     )
     return [backbone, vision_encoder, text_encoder]
 
@@ -663,9 +663,9 @@ FAMILIES = [
                        num_register_tokens=3, use_gated_mlp=True, image_shape=(8, 8, 3)),
                   {"pixel_values": images(1, 8)},
                   "1 head of 8; 4 patches + class + 3 registers = 8 tokens = hidden; gated MLP; batch 1")),
-    *_clip_like("CLIP", 64, 77),
-    *_clip_like("MetaCLIP2", 64, 77),
-    *_clip_like("SigLIP", 64, 64, projection=False),
+    *_clip_like("CLIP", "clip", 64, 77),
+    *_clip_like("MetaCLIP2", "metaclip_2", 64, 77),
+    *_clip_like("SigLIP", "siglip", 64, 64, projection=False),
     Family("SwinTransformerBackbone",
            Config(dict(image_shape=(32, 32, 3), embed_dim=32, depths=(2, 2), num_heads=(2, 4),
                        window_size=4), images(1, 32)),
