@@ -123,10 +123,10 @@ def _concrete(model, record, inputs, symbolic):
     from . import signature
 
     specs = signature.plain_specs(model)
-    tries = [(inputs, None)] if inputs is not None else [
+    tries = [(inputs, None)] if inputs is not None else (
         (signature.sample_inputs(model, specs=[_with_free(s, n) for s in specs]), n)
-        for n in _CONCRETE_FREE
-    ]
+        for n in _CONCRETE_FREE  # drawn one at a time, as each is tried
+    )
     failure = None
     for given, free in tries:
         calls = {id(layer): [] for layer in record}
@@ -158,9 +158,7 @@ def _concrete(model, record, inputs, symbolic):
 
 
 def _with_free(spec, free):
-    if free is None:
-        return spec
-    return InputSpec(spec.name, spec.shape, spec.dtype, spec.low, spec.high, free, spec.why)
+    return spec if free is None else dataclasses.replace(spec, free=free)
 
 
 def _free_sizes(specs, given):
