@@ -892,6 +892,44 @@ def test_an_unsqueeze_and_the_reshape_that_undoes_it_both_go():
     _check_same(proto, model)
 
 
+def test_a_chain_of_reshaping_ops_is_one_reshape_whatever_it_spells():
+    """An exporter may leave a chain of ops that only reshape where one
+    would do (tf2onnx does or does not, by its node names): any chain
+    between the same two shapes gets the one spelling, even when no single
+    Reshape could write a link of it (an Unsqueeze shifting free dims)."""
+    one = _model(
+        [
+            helper.make_node("Relu", ["x"], ["h"]),
+            helper.make_node("Reshape", ["h", "target"], ["y"]),
+        ],
+        [("x", ["N", "H", "W"])],
+        [("y", ["N", "H", "W", 1])],
+        [("target", np.array([0, 0, 0, 1], np.int64))],
+    )
+    chain = _model(
+        [
+            helper.make_node("Relu", ["x"], ["h"]),
+            helper.make_node("Unsqueeze", ["h", "one"], ["a"]),          # N 1 H W
+            helper.make_node("Unsqueeze", ["a", "zero"], ["b"]),         # 1 N 1 H W
+            helper.make_node("Reshape", ["b", "shifted"], ["c"]),        # 1 1 N H W 1
+            helper.make_node("Squeeze", ["c", "zero"], ["d"]),           # 1 N H W 1
+            helper.make_node("Shape", ["d"], ["s"], start=1),
+            helper.make_node("Reshape", ["d", "s"], ["y"]),              # N H W 1
+        ],
+        [("x", ["N", "H", "W"])],
+        [("y", ["N", "H", "W", 1])],
+        [
+            ("zero", np.array([0], np.int64)),
+            ("one", np.array([1], np.int64)),
+            ("shifted", np.array([1, 1, -1, 0, 0, 1], np.int64)),
+        ],
+    )
+    model = _apply(chain, passes=[reshapes.run, canonical._tidy])
+    assert _ops(model) == ["Relu", "Reshape"]
+    _check_same(chain, model)
+    assert converters.fingerprint(chain) == converters.fingerprint(one)
+
+
 def test_the_layout_pass_places_transposes_where_an_op_needs_them():
     # NHWC in; tf2onnx-style transposes around every op; a Conv in the middle.
     proto = _model(

@@ -169,6 +169,10 @@ class Reshapes:
                 if node.op_type in _SHAPE_ONLY and self._undone(node):
                     moved = True
                     continue
+                if node.op_type in _SHAPE_ONLY - {"Reshape"}:
+                    moved |= self._merge_chain(node)
+                    if node.graph is None:
+                        continue
                 if node.op_type != "Reshape":
                     moved |= self._squeeze(node)
                     continue
@@ -181,21 +185,59 @@ class Reshapes:
                 break
         return self.changed
 
+    @staticmethod
+    def _chain(value):
+        """The ops that only reshape and make `value`, walked back from it:
+        ``[(op, the value it reads)]``, nearest first, while shapes are known
+        (a chain of them is one Reshape from any value it reads)."""
+        found = []
+        producer = value.producer() if value is not None else None
+        while (
+            producer is not None
+            and producer.op_type in _SHAPE_ONLY
+            and producer.domain in ("", "ai.onnx")
+            and producer.inputs
+            and producer.inputs[0] is not None
+        ):
+            origin = producer.inputs[0]
+            shape = edit.dims(origin)
+            if shape is None or "?" in shape or origin.dtype != value.dtype:
+                break
+            found.append((producer, origin))
+            producer = origin.producer()
+        return found
+
     def _undone(self, node):
-        """An op that only reshapes, reading one that only reshapes, back to
-        the shape that one read: both go (whether or not one Reshape could
-        spell the pair: an Unsqueeze that shifts two free dims cannot)."""
-        inner = node.inputs[0].producer() if node.inputs and node.inputs[0] is not None else None
-        if inner is None or inner.op_type not in _SHAPE_ONLY or inner.domain not in ("", "ai.onnx"):
+        """An op that only reshapes, reading ops that only reshape, back to
+        the shape one of them read: they go (whether or not one Reshape
+        could spell the chain: an Unsqueeze that shifts two free dims cannot)."""
+        out = node.outputs[0]
+        chain = self._chain(node.inputs[0] if node.inputs else None)
+        shape = edit.dims(out)
+        for producer, origin in reversed(chain):
+            if edit.dims(origin) == shape and origin.dtype == out.dtype:
+                self.editor.replace(out, origin)
+                self._drop(node)
+                self._drop_chain(chain)
+                return True
+        return False
+
+    def _merge_chain(self, node):
+        """A Squeeze, Unsqueeze or Flatten reading ops that only reshape is
+        one Reshape from the furthest value the chain reads that it can be
+        written from (so every spelling of the same chain meets in one)."""
+        out = node.outputs[0]
+        target = edit.dims(out)
+        if target is None or "?" in target:
             return False
-        origin, out = inner.inputs[0], node.outputs[0]
-        shape = edit.dims(origin)
-        if shape is None or "?" in shape or shape != edit.dims(out) or origin.dtype != out.dtype:
-            return False
-        self.editor.replace(out, origin)
-        self._drop(node)
-        self._drop(inner)
-        return True
+        chain = self._chain(node.inputs[0])
+        for _, origin in reversed(chain):
+            if self.editor.can_reshape(origin, target):
+                self.editor.replace(out, self.editor.reshape(origin, target, before=node))
+                self._drop(node)
+                self._drop_chain(chain)
+                return True
+        return False
 
     def _visit(self, node):
         x, out = node.inputs[0], node.outputs[0]
@@ -206,31 +248,31 @@ class Reshapes:
             self.editor.replace(out, x)
             self._drop(node)
             return True
-        inner = x.producer()
-        if (
-            inner is not None
-            and inner.op_type == "Reshape"
-            and edit.dims(inner.inputs[0]) is not None
-            and self.editor.can_reshape(inner.inputs[0], target)
-        ):
-            origin = inner.inputs[0]
+        # The furthest value a chain of ops that only reshape reads, that a
+        # Reshape to `target` can be written from.
+        chain = self._chain(x)
+        reach = None
+        for k in range(len(chain) - 1, -1, -1):
+            if self.editor.can_reshape(chain[k][1], target):
+                reach = k
+                break
+        if reach is not None:
+            origin = chain[reach][1]
+            single = reach == 0 and chain[0][0].op_type == "Reshape"
             middle = _split(edit.dims(origin), target)
             if middle is not None:
-                # Two Reshapes that are one that splits: the pair it splits into.
-                if middle == source or not (
+                # Reshapes that are one that splits: the pair it splits into.
+                if (middle == source and single) or not (
                     self.editor.can_reshape(origin, middle)
                     and self.editor.can_reshape_dims(middle, target)
                 ):
                     return self._after(node, x, out, source, target)
                 first = self.editor.reshape(origin, middle, before=node)
                 self.editor.replace(out, self.editor.reshape(first, target, before=node))
-                self._drop(node)
-                self._drop(inner)
-                return True
-            new = self.editor.reshape(inner.inputs[0], target, before=node)
-            self.editor.replace(out, new)
+            else:
+                self.editor.replace(out, self.editor.reshape(origin, target, before=node))
             self._drop(node)
-            self._drop(inner)
+            self._drop_chain(chain)
             return True
         return self._after(node, x, out, source, target)
 
@@ -448,6 +490,11 @@ class Reshapes:
             ):
                 return True
         return False
+
+    def _drop_chain(self, chain):
+        """Remove the ops of a `_chain` that nothing reads any more, nearest first."""
+        for inner, _ in chain:
+            self._drop(inner)
 
     def _drop(self, node):
         """Remove `node` once nothing reads its outputs."""
