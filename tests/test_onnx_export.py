@@ -207,3 +207,37 @@ def test_a_graph_that_fails_at_run_time_names_the_node(monkeypatch):
     monkeypatch.setattr(export, "_restore_names", corrupt)
     with pytest.raises(UserInputError, match=r"at node 'bad_reshape' \(Reshape\): .*"):
         converters.export_onnx(model)
+
+
+def test_an_output_tf2onnx_writes_with_extra_leading_unit_axes_is_squeezed_back():
+    """tf2onnx's optimizer can drop the Squeeze before a graph output (by
+    the order of its node names): the output gets the rank Keras gives it."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from keras_1x1.converters.onnx import export
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("Unsqueeze", ["x", "zero"], ["u"]),
+            helper.make_node("Relu", ["u"], ["y"]),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, "N", 3, 1])],
+        [numpy_helper.from_array(np.array([0], np.int64), "zero")],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    export.match_output_ranks(proto, {"y": 3}, "m")
+    onnx.checker.check_model(proto)
+    session = ort.InferenceSession(proto.SerializeToString())
+    x = np.arange(6, dtype="float32").reshape(2, 3, 1) - 2
+    (y,) = session.run(None, {"x": x})
+    np.testing.assert_array_equal(y, np.maximum(x, 0))
+    assert [o.name for o in proto.graph.output] == ["y"]
+
+    other = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(UserInputError, match="rank 4, where Keras gives rank 2"):
+        export.match_output_ranks(other, {"y": 2}, "m")

@@ -76,7 +76,10 @@ def export_onnx(model, path=None, *, opset=None, overwrite=False):
     return proto
 
 
-def _convert(model, opset):
+def keras_function(model):
+    """``(tf.function, input specs, input names, output names)``: the model's
+    inference call with a free batch dim, its outputs a dict by name (what
+    tf2onnx and LiteRT's converter convert)."""
     import keras
     import tensorflow as tf
 
@@ -108,7 +111,13 @@ def _convert(model, opset):
             )
         return dict(zip(out_names, values))
 
-    function = tf.function(call, input_signature=specs, autograph=False)
+    return tf.function(call, input_signature=specs, autograph=False), specs, in_names, out_names
+
+
+def _convert(model, opset):
+    from ..keras import internals
+
+    function, specs, in_names, out_names = keras_function(model)
     with _tf2onnx_quiet():
         import tf2onnx
 
@@ -127,12 +136,61 @@ def _convert(model, opset):
             raise UserInputError(
                 f"tf2onnx cannot export model '{model.name}': {type(error).__name__}: {text}"
             ) from error
-    _captures_as_initializers(proto, function.get_concrete_function(*specs), specs)
+    concrete = function.get_concrete_function(*specs)
+    _captures_as_initializers(proto, concrete, specs)
     _check_converted(proto, model)
     _restore_names(proto, in_names, out_names, [_tf_name(n) for n in in_names])
+    ranks = {name: tensor.shape.rank for name, tensor in concrete.structured_outputs.items()}
+    match_output_ranks(proto, ranks, model.name)
     proto.producer_name = "keras-1x1 (tf2onnx)"
     _check_runs(proto, model)
     return proto
+
+
+def match_output_ranks(proto, ranks, model_name):
+    """Give each graph output the rank TensorFlow's function gives it.
+
+    tf2onnx's optimizer, depending on the order of its node names, can drop
+    the Squeeze of leading unit axes before a graph output (a conv on a map
+    of one channel comes out ``(1, N, H, W, 1)`` for ``(N, H, W, 1)``). Such
+    axes are squeezed again; any other difference of rank is refused.
+
+    Args:
+        proto: tf2onnx's model, its outputs named as in Keras (changed in place).
+        ranks: ``{output name: rank}`` of the TensorFlow function's outputs.
+    """
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    graph = proto.graph
+    taken = {o for n in graph.node for o in n.output} | {i.name for i in graph.initializer}
+    for value in graph.output:
+        want = ranks.get(value.name)
+        tensor = value.type.tensor_type
+        if want is None or not tensor.HasField("shape"):
+            continue
+        dims = tensor.shape.dim
+        extra = len(dims) - want
+        if extra == 0:
+            continue
+        if extra < 0 or not all(d.HasField("dim_value") and d.dim_value == 1 for d in dims[:extra]):
+            raise UserInputError(
+                f"tf2onnx wrote output '{value.name}' of model '{model_name}' with rank "
+                f"{len(dims)}, where Keras gives rank {want}"
+            )
+        inner, axes = f"{value.name}__unsqueezed", f"{value.name}__squeeze_axes"
+        while inner in taken or axes in taken:
+            inner, axes = "_" + inner, "_" + axes
+        for node in graph.node:
+            for i, name in enumerate(node.output):
+                if name == value.name:
+                    node.output[i] = inner
+            for i, name in enumerate(node.input):
+                if name == value.name:
+                    node.input[i] = inner
+        graph.initializer.append(numpy_helper.from_array(np.arange(extra, dtype=np.int64), axes))
+        graph.node.append(helper.make_node("Squeeze", [inner, axes], [value.name]))
+        del dims[:extra]
 
 
 def _erfc(ctx, node, name, args):
