@@ -1,6 +1,6 @@
 """Model converters and ONNX tools: ``from keras_1x1 import converters``.
 
-Two halves, each its own package:
+Three rooms, each its own package:
 
 - `keras_1x1.converters.keras`: rewriting trained Keras models.
   `conv_to_dense(model, *, target="keras", verify=True)` (every pointwise
@@ -8,6 +8,9 @@ Two halves, each its own package:
   (every per-pixel Dense becomes a 1x1 convolution) and
   `convolutionalize(model, *, verify=True)` (a Flatten -> Dense classifier
   head becomes convolutions that slide over larger images).
+- `keras_1x1.converters.litert`: LiteRT. `export_tflite(model, path=None)`
+  (checked in the LiteRT interpreter against Keras); `compare` accepts
+  ``.tflite`` files.
 - `keras_1x1.converters.onnx`: ONNX. `export_onnx(model, path=None, *,
   opset=None)`; `canonicalize(onnx_model)` (every pointwise op in one
   canonical form); `fingerprint(onnx_model)` (a hash of the canonical
@@ -32,6 +35,7 @@ _EXPORTS = {
     "ConversionReport": "keras.report",
     "LayerReport": "keras.report",
     "export_onnx": "onnx.export",
+    "export_tflite": "litert.export",
     "canonicalize": "onnx.canonical",
     "to_form": "onnx.canonical",
     "fingerprint": "onnx.fingerprint",
@@ -68,7 +72,7 @@ def __getattr__(name):
         return value
     if name in _MOVED:
         return importlib.import_module(f".{_MOVED[name]}", __name__)
-    if name in ("keras", "onnx"):
+    if name in ("keras", "onnx", "litert"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

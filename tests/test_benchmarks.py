@@ -22,3 +22,6 @@ def test_benchmarks_run_in_quick_mode(tmp_path):
         assert "BertBackbone" in text and "conv form (dense_to_conv)" in text
     else:
         assert "keras-hub is not installed" in text
+    if importlib.util.find_spec("onnxruntime_qnn") and importlib.util.find_spec("ai_edge_litert"):
+        assert "Accelerators: each form on Qualcomm's HTP" in text
+        assert "all on XNNPACK" in text  # MobileNet as written: every op delegated

@@ -119,7 +119,7 @@ def test_models_that_cannot_be_matched(models):
         converters.compare(models["conv"], two)
     with pytest.raises(UserInputError, match="expected a Keras model, an ONNX model or a path"):
         converters.compare(models["conv"], 42)
-    with pytest.raises(UserInputError, match="expected a .keras, .h5 or .onnx file"):
+    with pytest.raises(UserInputError, match="expected a .keras, .h5, .onnx or .tflite file"):
         converters.compare(models["conv"], "model.pb")
 
 

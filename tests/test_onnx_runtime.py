@@ -101,7 +101,7 @@ def test_a_session_that_fell_back_to_the_cpu_is_an_error(monkeypatch):
 
 
 def test_unknown_provider_is_refused():
-    with pytest.raises(UserInputError, match="unknown provider 'tpu'; use 'cpu' or 'cuda'"):
+    with pytest.raises(UserInputError, match="unknown provider 'tpu'; use 'cpu', 'cuda' or 'qnn'"):
         runtime.make_session(_tiny_model(), "tpu")
 
 

@@ -81,10 +81,21 @@ class Candidate:
     fingerprint: str | None = None
     diff: str | None = None
     outputs: list = dataclasses.field(default_factory=list)
+    placement: object = None  # where each node ran: `htp.Placement` or LiteRT's `Census`
+    failure: str | None = None  # why it did not run (nodes the HTP cannot run)
 
     @property
     def ok(self):
-        return bool(self.outputs) and all(o.ok for o in self.outputs)
+        return not self.failure and bool(self.outputs) and all(o.ok for o in self.outputs)
+
+    def run_lines(self):
+        """Where it ran, for a report: the op census of the HTP or of LiteRT,
+        or why it did not run."""
+        if self.failure:
+            return [f"FAILED: {self.failure}"]
+        if self.placement is not None:
+            return [self.placement.census_line()]
+        return []
 
 
 @dataclasses.dataclass
@@ -196,6 +207,7 @@ class CompareResult:
         lines += [f"note: {note}" for note in self.notes]
         for candidate in self.candidates:
             lines.append(f"{candidate.label}, run in {candidate.runtime}, against the reference:")
+            lines += [f"  {line}" for line in candidate.run_lines()]
             lines += [f"  {stats.line()}" for stats in candidate.outputs] or ["  none compared"]
         lines.append("PASSED" if self.ok and self.same_graph is not False else "FAILED")
         return "\n".join(lines)
@@ -219,6 +231,7 @@ class CompareResult:
             if self.diff:
                 lines.append(f"  {self.diff}")
         lines += [f"note: {note}" for note in self.notes]
+        lines += [f"B {line}" for line in candidate.run_lines()]
         lines.append("outputs (B against A):")
         lines += [f"  {stats.line()}" for stats in candidate.outputs] or ["  none compared"]
         lines.append("PASSED" if self.ok else "FAILED")
@@ -249,6 +262,7 @@ class _Side:
     path: Path | None = None
     role: str = ""  # how messages name it: "A", "B", or the label
     _export: object = None
+    tflite: bytes | None = None  # a LiteRT model: run in LiteRT, no ONNX graph
 
     def __post_init__(self):
         self.role = self.role or self.label
@@ -257,8 +271,14 @@ class _Side:
     def is_keras(self):
         return self.keras_model is not None
 
+    @property
+    def is_litert(self):
+        return self.tflite is not None
+
     def onnx_model(self, opset=None):
         """The ONNX graph: the file's, or the Keras model's tf2onnx export."""
+        if self.is_litert:
+            raise UserInputError("a LiteRT model has no ONNX graph to compare (its ops are listed)")
         if self.proto is not None:
             return self.proto
         if self._export is None:
@@ -270,6 +290,10 @@ class _Side:
     def specs(self, ranges=True):
         """The inputs' specs; with `ranges`, the values each accepts (read
         from the Keras model, or from the ONNX graph's tables)."""
+        if self.is_litert:
+            from ..litert.interpreter import input_specs
+
+            return input_specs(self.tflite)
         if self.is_keras:
             from ..keras import signature
 
@@ -285,16 +309,32 @@ class _Side:
         return [InputSpec(name, tuple(shape), dtype.name) for name, shape, dtype in plain_specs(self.proto)]
 
     def run(self, feeds, provider):
+        """The outputs on `feeds`; with the HTP, also where each node ran
+        (``(outputs, placement)``; raises `htp.HtpFallback`)."""
         if self.is_keras:
             from ..keras import signature
 
             return signature.run(self.keras_model, feeds)
-        from .runtime import make_session, run
+        if self.is_litert:  # LiteRT, whatever onnxruntime provider was asked
+            from ..litert.interpreter import run_with_census
 
-        return run(make_session(self.path if self.path is not None else self.proto, provider), feeds)
+            return run_with_census(self.tflite, feeds)
+        from .runtime import placed_session, provider_spec, run
+
+        model = self.path if self.path is not None else self.proto
+        if not provider_spec(provider).placed:
+            return run(placed_session(model, provider, None)[0], feeds)
+        session, placement = placed_session(model, provider, {k: v.shape for k, v in feeds.items()})
+        return run(session, feeds), placement
 
     def runtime(self, provider):
-        return KERAS_RUNTIME if self.is_keras else f"onnxruntime {provider}"
+        from .runtime import provider_spec
+
+        if self.is_litert:
+            from ..litert.interpreter import RUNTIME
+
+            return RUNTIME
+        return KERAS_RUNTIME if self.is_keras else provider_spec(provider).runtime
 
 
 def _keras_model_class():
@@ -315,12 +355,16 @@ def side(model, role, *, unsafe=False, label=None):
             from .runtime import load_onnx
 
             return _Side(label or str(path), proto=load_onnx(path), path=path, role=role)
+        if suffix == ".tflite":
+            from ..litert.interpreter import load_tflite
+
+            return _Side(label or str(path), tflite=load_tflite(path), path=path, role=role)
         from keras_1x1.io import MODEL_SUFFIXES, load_model
 
         if suffix in MODEL_SUFFIXES:
             loaded = load_model(path, unsafe=unsafe, compile=False)
             return _Side(label or str(path), keras_model=loaded, path=path, role=role)
-        raise UserInputError(f"{path}: expected a .keras, .h5 or .onnx file")
+        raise UserInputError(f"{path}: expected a .keras, .h5, .onnx or .tflite file")
     if isinstance(model, onnx.ModelProto):
         name = f"ONNX model '{model.graph.name or 'graph'}'"
         return _Side(label or name, proto=model, role=role)
@@ -413,7 +457,7 @@ def _provider(providers):
     if isinstance(providers, (list, tuple)):
         if len(providers) != 1:
             raise UserInputError(
-                "give one provider ('cpu' or 'cuda'); a list would let onnxruntime fall back"
+                "give one provider ('cpu', 'cuda' or 'qnn'); a list would let onnxruntime fall back"
             )
         providers = providers[0]
     return provider_name(providers)
@@ -444,7 +488,12 @@ def check(
         candidates: ``{label: model or path}``.
         inputs: ``{input name: array}`` (or one array, or a list by
             position); drawn from the reference's input specs when None.
-        providers: ``"cpu"`` (default) or ``"cuda"`` for the ONNX sides.
+        providers: ``"cpu"`` (default), ``"cuda"`` or ``"qnn"`` for the ONNX
+            sides. With ``"qnn"`` every ONNX side (the reference too) runs on
+            Qualcomm's HTP and is compared, with the fp16 tolerances of
+            `keras_1x1.numeric.HTP_FP16`, to the reference run in float32
+            (Keras, or onnxruntime on the CPU); a side with a node the HTP
+            cannot run fails, naming it.
         atol, rtol: a number, or ``{output name: number}`` with ``None`` as
             the key for the others; defaults by dtype (`keras_1x1.numeric`).
         seed: the seed of the drawn inputs.
@@ -473,13 +522,15 @@ def _check(ref, sides, *, inputs, providers, atol, rtol, seed, opset, graphs, ca
     from .diff import diff_canonical
     from .fingerprint import fingerprint_of_canonical
 
+    from .runtime import provider_spec
+
     provider = _provider(providers)
-    if provider != "CPUExecutionProvider" and all(s.is_keras for s in [ref, *sides]):
+    spec = provider_spec(provider)
+    if spec.key != "cpu" and all(s.is_keras for s in [ref, *sides]):
         which = f"{ref.role} and {sides[0].role} are both" if len(sides) == 1 else "all are"
         raise UserInputError(
-            f"{'CUDA' if 'CUDA' in provider else provider} was requested, but {which} "
-            "Keras models, which run in TensorFlow; export one of them to ONNX "
-            "(keras-1x1 export) to check it on the CUDA provider"
+            f"{spec.shown} was requested, but {which} Keras models, which run in TensorFlow; "
+            f"export one of them to ONNX (keras-1x1 export) to check it on {spec.shown}"
         )
     notes = []
     results = [Candidate(s.label, s.runtime(provider)) for s in sides]
@@ -488,14 +539,20 @@ def _check(ref, sides, *, inputs, providers, atol, rtol, seed, opset, graphs, ca
     # with the first candidate's).
     ref_print = None
     canonical = {}
+    litert = [s.role for s in [ref, *sides] if s.is_litert]
+    if litert and graphs:
+        notes.append(
+            f"{' and '.join(litert)}: LiteRT, whose graph has no canonical ONNX form; "
+            "its ops are listed instead"
+        )
     if graphs:
-        compared = ([ref] if graphs is True else []) + sides
+        compared = [s for s in ([ref] if graphs is True else []) + sides if not s.is_litert]
         for s in compared:
             try:
                 canonical[id(s)] = canonical_ir(s.onnx_model(opset))
             except UserInputError as error:
                 notes.append(f"canonical graph of {s.role} not built: {error}")
-        base_side = compared[0]
+        base_side = compared[0] if compared else None
         base = canonical.get(id(base_side))
         base_print = None if base is None else fingerprint_of_canonical(base)
         if graphs is True:
@@ -512,7 +569,7 @@ def _check(ref, sides, *, inputs, providers, atol, rtol, seed, opset, graphs, ca
         import onnx_ir as ir
 
         for s, candidate in list(runs):
-            if s.is_keras:
+            if s.is_keras or s.is_litert:
                 continue
             graph = canonical.get(id(s))
             if graph is None:
@@ -533,10 +590,35 @@ def _check(ref, sides, *, inputs, providers, atol, rtol, seed, opset, graphs, ca
         values = _normalize_inputs(inputs, specs)
     ref_feeds = _feeds_for(specs, values, ref.role, [])
 
-    # Outputs.
-    expected = ref.run(ref_feeds, provider)
+    # Outputs. Where the provider computes in lower precision, the
+    # reference's float32 outputs are the expected ones, and an ONNX
+    # reference runs there as a candidate too.
+    reference_provider = provider if spec.exact else "CPUExecutionProvider"
+    expected = ref.run(ref_feeds, reference_provider)
+    if ref.is_litert:
+        expected = expected[0]
+    if not spec.exact and not ref.is_keras and not ref.is_litert:
+        runs.insert(0, (ref, Candidate(ref.label, ref.runtime(provider))))
+        results = [candidate for _, candidate in runs]
+        for s, candidate in runs:  # the reference is among them: say which is which
+            if s.role != s.label:
+                candidate.label = f"{s.role}: {s.label}"
     for s, candidate in runs:
-        actual = s.run(_feeds_for(s.specs(ranges=False), values, s.role, notes), provider)
+        feeds = _feeds_for(s.specs(ranges=False), values, s.role, notes)
+        # LiteRT runs in float32 on its own, whatever provider was asked.
+        tolerances = provider_spec("cpu") if s.is_litert else spec
+        if s.is_litert:
+            actual, candidate.placement = s.run(feeds, provider)
+        elif spec.placed and not s.is_keras:
+            from .htp import HtpFallback
+
+            try:
+                actual, candidate.placement = s.run(feeds, provider)
+            except HtpFallback as error:
+                candidate.placement, candidate.failure = error.placement, str(error)
+                continue
+        else:
+            actual = s.run(feeds, provider)
         pairs = _match_outputs(list(expected), list(actual), ref.role, s.role, notes)
         names = list(expected) + list(actual)
         check_tolerance_names(atol, names, "atol")
@@ -547,19 +629,26 @@ def _check(ref, sides, *, inputs, providers, atol, rtol, seed, opset, graphs, ca
                     name_a if name_a == name_b else f"{name_a}/{name_b}",
                     actual[name_b],
                     expected[name_a],
-                    atol=tolerance_for(atol, name_a, name_b, what="atol"),
-                    rtol=tolerance_for(rtol, name_a, name_b, what="rtol"),
+                    atol=_default(tolerance_for(atol, name_a, name_b, what="atol"), 0, tolerances),
+                    rtol=_default(tolerance_for(rtol, name_a, name_b, what="rtol"), 1, tolerances),
                 )
             )
     return CompareResult(
         reference=ref.label,
-        reference_runtime=ref.runtime(provider),
+        reference_runtime=ref.runtime(reference_provider),
         reference_fingerprint=ref_print,
         candidates=results,
         inputs=ref_feeds,
         drawn=drawn,
         notes=notes,
     )
+
+
+def _default(given, which, spec):
+    """The tolerance given, or the provider's (``which``: 0 atol, 1 rtol)."""
+    if given is not None or spec.tolerance is None:
+        return given
+    return spec.tolerance[which]
 
 
 def compare(

@@ -29,6 +29,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.metadata
 import warnings
@@ -40,6 +41,10 @@ from keras_1x1.errors import UserInputError, one_line
 
 __all__ = [
     "PROVIDERS",
+    "Provider",
+    "TABLE",
+    "placed_session",
+    "provider_spec",
     "input_specs",
     "installation_problem",
     "load_onnx",
@@ -50,7 +55,49 @@ __all__ = [
     "run",
 ]
 
-PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+@dataclasses.dataclass(frozen=True)
+class Provider:
+    """One execution provider, as every check treats it.
+
+    Attributes:
+        key: what users write (``--provider``).
+        name: onnxruntime's name for it.
+        shown: how messages name it.
+        runtime: how reports name where a graph ran.
+        exact: it computes float32 as float32. When False (the HTP runs
+            fp16), a graph run there is compared with the reference run in
+            float32 on the CPU, with `tolerance`.
+        tolerance: ``(atol, rtol)`` for its outputs, or None for the
+            defaults by dtype.
+        placed: it reports where each node ran, and a node it cannot run
+            fails the check (`htp.Placement`).
+    """
+
+    key: str
+    name: str
+    shown: str
+    runtime: str
+    exact: bool = True
+    tolerance: tuple | None = None
+    placed: bool = False
+
+
+def _table():
+    from keras_1x1.numeric import HTP_FP16
+
+    return {
+        "cpu": Provider("cpu", "CPUExecutionProvider", "the CPU", "onnxruntime CPUExecutionProvider"),
+        "cuda": Provider("cuda", "CUDAExecutionProvider", "CUDA", "onnxruntime CUDAExecutionProvider"),
+        "qnn": Provider(
+            "qnn", "QNNExecutionProvider", "Qualcomm's HTP (qnn)",
+            "onnxruntime QNNExecutionProvider (HTP, fp16)",
+            exact=False, tolerance=HTP_FP16, placed=True,
+        ),
+    }
+
+
+TABLE = _table()
+PROVIDERS = {key: p.name for key, p in TABLE.items()}
 _ORT_DISTRIBUTIONS = (
     "onnxruntime",
     "onnxruntime-gpu",
@@ -105,7 +152,7 @@ def installation_problem(distributions=None):
 
 
 def provider_name(provider):
-    """``"cpu"``/``"cuda"`` (or an onnxruntime provider name) -> the provider name."""
+    """``"cpu"``/``"cuda"``/``"qnn"`` (or an onnxruntime provider name) -> the provider name."""
     if provider is None:
         return PROVIDERS["cpu"]
     key = str(provider).strip()
@@ -113,7 +160,26 @@ def provider_name(provider):
         return PROVIDERS[key.lower()]
     if key in PROVIDERS.values():
         return key
-    raise UserInputError(f"unknown provider {provider!r}; use 'cpu' or 'cuda'")
+    raise UserInputError(f"unknown provider {provider!r}; use 'cpu', 'cuda' or 'qnn'")
+
+
+def provider_spec(key):
+    """The `Provider` for a key or an onnxruntime provider name."""
+    name = provider_name(key)
+    return next(p for p in TABLE.values() if p.name == name)
+
+
+def placed_session(model, key, shapes):
+    """``(session, placement)`` on a provider: `placement` (`htp.Placement`)
+    for one that reports where each node ran, else None. `shapes` are the
+    input shapes a provider that takes static shapes fixes."""
+    if provider_spec(key).placed:
+        from . import htp
+
+        if not isinstance(model, __import__("onnx").ModelProto):
+            model = load_onnx_bytes(bytes(model)) if isinstance(model, (bytes, bytearray)) else load_onnx(model)
+        return htp.session(model, shapes or {})
+    return make_session(model, key), None
 
 
 def _ort():
@@ -217,12 +283,15 @@ def load_onnx(path, *, load_external_data=True):
 # -- sessions --------------------------------------------------------------------------
 
 
-def make_session(model, provider="cpu", *, strict=True, threads=None, spinning=None):
+def make_session(model, provider="cpu", *, strict=True, threads=None, spinning=None, shapes=None):
     """An onnxruntime InferenceSession that really runs on `provider`.
 
     Args:
         model: an ``onnx.ModelProto``, serialized bytes or a path.
-        provider: ``"cpu"`` or ``"cuda"``.
+        provider: ``"cpu"``, ``"cuda"`` or ``"qnn"`` (every node on the HTP,
+            `keras_1x1.converters.onnx.htp`, or `htp.HtpFallback`).
+        shapes: ``{input name: shape}`` the free input dims are fixed to
+            (the HTP takes static shapes only).
         strict: turn TF32 off on CUDA (exact float32 arithmetic).
         threads: intra-op threads (None: onnxruntime's default).
         spinning: False stops the intra-op threads from busy-waiting after
@@ -234,6 +303,8 @@ def make_session(model, provider="cpu", *, strict=True, threads=None, spinning=N
 
     ort = _ort()
     name = provider_name(provider)
+    if provider_spec(name).placed:
+        return placed_session(model, name, shapes)[0]
     problem = installation_problem()
     if name == PROVIDERS["cuda"]:
         if problem:

@@ -45,9 +45,10 @@ def parents():
     checking = argparse.ArgumentParser(add_help=False)
     checking.add_argument(
         "--provider",
-        choices=("cpu", "cuda"),
+        choices=("cpu", "cuda", "qnn"),
         default="cpu",
-        help="onnxruntime execution provider (cuda never falls back to cpu)",
+        help="onnxruntime execution provider: cpu, cuda (never falls back to cpu) or qnn "
+        "(Qualcomm's HTP through onnxruntime-qnn: every node on the HTP, fp16 tolerances)",
     )
     tolerance = argparse.ArgumentParser(add_help=False)
     tolerance.add_argument(

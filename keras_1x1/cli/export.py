@@ -20,17 +20,19 @@ needs no transposes. Both have the one canonical fingerprint. See the
 README's table.
 
 The file is written atomically and put in place only when it runs in
-onnxruntime (CPU) with the outputs of the Keras model on the same inputs.
+onnxruntime (CPU) with the outputs of the Keras model on the same inputs;
+with --provider cuda or qnn also there (qnn: every node on Qualcomm's HTP,
+outputs within fp16 tolerances, the ops it ran listed).
 """
 
 from ._common import FAILED, OK, Progress, say
 
-GROUPS = ("loading", "writing")
+GROUPS = ("loading", "writing", "checking")
 
 
 def add_arguments(parser):
     parser.add_argument("input", metavar="IN", help="model file (.keras or .h5)")
-    parser.add_argument("output", metavar="OUT", help="ONNX file to write")
+    parser.add_argument("output", metavar="OUT", help="file to write: .onnx, or .tflite for LiteRT")
     parser.add_argument("--opset", type=int, default=None, help="ONNX opset (<= 18)")
     parser.add_argument("--form", choices=("raw", "matmul", "conv", "best"), default="raw")
 
@@ -65,7 +67,11 @@ def run(args):
     source = io.existing_file(args.input, "model file")
     if source.suffix.lower() not in io.MODEL_SUFFIXES:
         raise UserInputError(f"{source}: expected a Keras model file ending in .keras or .h5")
-    out = io.output_path(args.output, overwrite=args.overwrite, inputs=[args.input], suffixes=(".onnx",))
+    out = io.output_path(
+        args.output, overwrite=args.overwrite, inputs=[args.input], suffixes=(".onnx", ".tflite")
+    )
+    if out.suffix.lower() == ".tflite":
+        return _litert(args, source, out)
     progress = Progress(3 if args.form == "raw" else 4)
     progress(f"loading {source}")
     model = io.load_model(source, unsafe=args.unsafe, compile=False)
@@ -94,16 +100,69 @@ def run(args):
         "outputs: " + ", ".join(_value_text(v) for v in proto.graph.output),
         f"canonical fingerprint: {fingerprint.fingerprint(proto)}",
     ] + timings
+    results = []
     with io.atomic_output(out) as tmp:
         tmp.write_bytes(proto.SerializeToString())
         progress("checking the written file in onnxruntime against Keras")
-        result = check.check(model, {"written file": tmp}, graphs=False)
-        if not result.ok:
+        results.append(("CPU", check.check(model, {"written file": tmp}, graphs=False)))
+        if results[-1][1].ok and args.provider != "cpu":
+            results.append(
+                (args.provider.upper(),
+                 check.check(model, {"written file": tmp}, graphs=False, providers=args.provider))
+            )
+        ok = all(result.ok for _, result in results)
+        if not ok:
             raise io.Discard
-    lines.append("onnxruntime (CPU) against Keras:")
-    lines += [f"  {s.line()}" for s in result.outputs]
-    if not result.ok:
-        lines.append(f"{out} was not written: its outputs do not match Keras")
-    lines.append("PASSED" if result.ok else "FAILED")
+    for where, result in results:
+        lines.append(f"onnxruntime ({where}) against Keras:")
+        (candidate,) = result.candidates
+        lines += [f"  {line}" for line in candidate.run_lines()]
+        lines += [f"  {s.line()}" for s in result.outputs]
+    if not ok:
+        where = next(where for where, result in results if not result.ok)
+        why = "its outputs do not match Keras" if where == "CPU" else (
+            f"on {where} it does not run, or its outputs do not match Keras")
+        lines.append(f"{out} was not written: {why}")
+    lines.append("PASSED" if ok else "FAILED")
     say("\n".join(lines))
-    return OK if result.ok else FAILED
+    return OK if ok else FAILED
+
+
+def _litert(args, source, out):
+    """``export IN OUT.tflite``: the model in the form asked for, through
+    LiteRT's converter, checked in the LiteRT interpreter against Keras."""
+    from keras_1x1 import io
+    from keras_1x1.converters.keras import convert
+    from keras_1x1.converters.litert import census, export
+    from keras_1x1.errors import ConversionError, UserInputError
+
+    if args.form == "best" or args.opset is not None or args.provider != "cpu":
+        raise UserInputError(
+            "a .tflite export takes --form raw, matmul or conv (the Keras model as it "
+            "is, or converted to the dense or the conv form first), and no --opset or --provider"
+        )
+    progress = Progress(3 if args.form == "raw" else 4)
+    progress(f"loading {source}")
+    model = io.load_model(source, unsafe=args.unsafe, compile=False)
+    lines = [f"export {source} -> {out}", f"form: {args.form} (LiteRT)"]
+    if args.form != "raw":
+        progress(f"converting to the {'conv' if args.form == 'conv' else 'dense'} form (verified in Keras)")
+        rewrite = convert.dense_to_conv if args.form == "conv" else convert.conv_to_dense
+        model = rewrite(model)
+        lines.append(f"{args.form} form: {model.conversion_report.summary()}")
+    progress("converting with LiteRT's converter and checking it in the LiteRT interpreter")
+    try:
+        data, names = export.convert_keras(model)
+        stats = export.check(data, model, names)
+    except ConversionError as error:
+        lines += [str(error), f"{out} was not written", "FAILED"]
+        say("\n".join(lines))
+        return FAILED
+    lines.append(census(data).census_line())
+    lines.append("LiteRT interpreter (XNNPACK) against Keras:")
+    lines += [f"  {line.line()}" for line in stats]
+    with io.atomic_output(out) as tmp:
+        tmp.write_bytes(data)
+    lines.append("PASSED")
+    say("\n".join(lines))
+    return OK

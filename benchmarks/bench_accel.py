@@ -1,0 +1,174 @@
+"""The runtimes that want 1x1 convs: Qualcomm's HTP and LiteRT, form by form.
+
+For convnets of the keras.applications zoo and the keras-hub transformers
+(from the small configurations of ``hub_configs``), one row per model:
+
+- **HTP** (onnxruntime-qnn's plugin EP, whose HTP backend is Qualcomm's
+  simulator on x86 Linux): the raw tf2onnx export, the matmul form and the
+  conv form, each with its inputs fixed to the test inputs. A form either
+  runs entirely on the HTP (then its fp16 error against Keras, relative to
+  the output's scale) or is named with the ops that would fall back.
+- **LiteRT** (``export_tflite``, the interpreter with XNNPACK): the model
+  as written, in its dense form and in its conv form: how many ops, whether
+  XNNPACK took every one of them, and the ops left to LiteRT's CPU kernels.
+
+The simulator computes what the HTP computes but cannot time it (its cycle
+counts are host-timed), so nothing here is a speed figure. Each row runs in
+a process of its own. ``KERAS_1X1_ACCEL`` picks rows by name
+(``MobileNetV2,BertBackbone/test``).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import harness  # noqa: E402  (run.py puts benchmarks/ on sys.path)
+
+ZOO = ["MobileNetV2", "ResNet50", "EfficientNetB0", "ConvNeXtTiny"]
+ZOO_SIZE = 64
+QUICK_SIZE = 32
+HUB = ["BertBackbone/test", "GPT2Backbone/test", "LlamaBackbone/test", "ViTBackbone/test"]
+QUICK = ["MobileNet"]
+FORMS = ("raw", "matmul", "conv")
+
+
+def _model(name, size):
+    """``(model, {input name: array})``."""
+    import numpy as np
+
+    if "/" in name:
+        import bench_hub
+
+        model, inputs, _ = bench_hub.build(name)
+        from keras_1x1.converters.keras import signature
+
+        names = signature.input_names(model)
+        if not isinstance(inputs, dict):
+            inputs = {names[0]: inputs}
+        return model, {k: np.asarray(v) for k, v in inputs.items()}
+    import bench_zoo
+
+    from keras_1x1.converters.keras import signature
+
+    model = bench_zoo._build(name, size)
+    x = np.random.default_rng(1).normal(size=(2, size, size, 3)).astype("float32")
+    return model, {signature.input_names(model)[0]: x}
+
+
+def _relative(got, want):
+    import numpy as np
+
+    scale = max(float(np.abs(want).max()), 1e-12)
+    return float(np.abs(got.astype("float64") - want).max()) / scale
+
+
+def _htp_cell(proto, feeds, expected):
+    from keras_1x1.converters.onnx import htp, runtime
+
+    names = [v.name for v in proto.graph.input]
+    feeds = dict(zip(names, feeds.values())) if set(names) - set(feeds) else feeds
+    try:
+        session, placement = htp.session(proto, {k: v.shape for k, v in feeds.items()})
+    except htp.HtpFallback as error:
+        ops = sorted({op for _, op in error.placement.cpu})
+        return f"no: {len(error.placement.cpu)} nodes fall back ({', '.join(ops)})"
+    outputs = runtime.run(session, {k: feeds[k] for k in names})
+    worst = max(_relative(got, want) for got, want in zip(outputs.values(), expected))
+    return f"yes ({len(placement.htp)} nodes), {worst:.1e} of scale"
+
+
+def _litert_cell(model, feeds, expected):
+    from keras_1x1.converters import litert
+    from keras_1x1.converters.litert import export
+
+    try:
+        data, names = export.convert_keras(model)
+        outputs = litert.run_tflite(data, {names.get(k, k): v for k, v in feeds.items()})
+        census = litert.census(data, {names.get(k, k): v for k, v in feeds.items()})
+    except Exception as error:  # noqa: BLE001 - a row says why
+        return f"FAILED: {' '.join(str(error).split())[:120]}"
+    worst = max(_relative(got, want) for got, want in zip(outputs.values(), expected))
+    if census.delegated:
+        return f"{census.nodes} ops, all on XNNPACK, {worst:.1e}"
+    left = ", ".join(f"{op} {n}" for op, n in census.left.items())
+    return f"{census.nodes} ops, XNNPACK {census.nodes - sum(census.left.values())} ({left} left), {worst:.1e}"
+
+
+def row(name, size=ZOO_SIZE):
+    import gc
+
+    from keras_1x1 import converters
+    from keras_1x1.converters.keras import signature
+    from keras_1x1.converters.onnx import canonical
+
+    model, feeds = _model(name, size)
+    expected = list(signature.run(model, feeds).values())
+    cells = [name]
+    raw = converters.export_onnx(model)
+    for form in FORMS:
+        proto = raw if form == "raw" else canonical.to_form(raw, form)
+        cells.append(_htp_cell(proto, feeds, expected))
+        del proto
+        gc.collect()
+    del raw
+    for form, rewrite in (
+        ("as written", None),
+        ("dense", converters.conv_to_dense),
+        ("conv", converters.dense_to_conv),
+    ):
+        other = model if rewrite is None else rewrite(model)
+        if rewrite is not None and not other.conversion_report.converted:
+            cells.append("(as written)")
+            continue
+        cells.append(_litert_cell(other, feeds, expected))
+        gc.collect()
+    return cells
+
+
+def _child_row(name, size):
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = (
+        f"import json, sys; sys.path.insert(0, {here!r}); import bench_accel; "
+        f"print('ACCEL-ROW ' + json.dumps(bench_accel.row({name!r}, {size})))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    for line in done.stdout.splitlines():
+        if line.startswith("ACCEL-ROW "):
+            return json.loads(line[len("ACCEL-ROW "):])
+    lines = [l for l in done.stderr.splitlines() if l.strip() and "WARNING" not in l]
+    why = lines[-1] if lines else f"process exited with status {done.returncode}"
+    return [name] + [""] * 5 + ["FAILED: " + " ".join(why.split())[:200]]
+
+
+def run(quick=False):
+    names = QUICK if quick else ZOO + HUB
+    only = os.environ.get("KERAS_1X1_ACCEL")
+    if only:
+        names = [n.strip() for n in only.split(",") if n.strip()]
+    rows = []
+    for name in names:
+        started = time.perf_counter()
+        rows.append(_child_row(name, QUICK_SIZE if quick else ZOO_SIZE))
+        print(f"  [accel] {name}: {time.perf_counter() - started:.0f} s: {rows[-1][1:]}", flush=True)
+    return harness.Table(
+        "Accelerators: each form on Qualcomm's HTP (simulated) and in LiteRT",
+        ["model", "HTP raw", "HTP matmul", "HTP conv",
+         "LiteRT as written", "LiteRT dense form", "LiteRT conv form"],
+        rows,
+        notes=[
+            f"zoo models at {QUICK_SIZE if quick else ZOO_SIZE} pixels square, batch 2, random weights; keras-hub "
+            "backbones at their test configurations (bench_hub), their test inputs.",
+            "HTP: onnxruntime-qnn's HTP backend (Qualcomm's simulator here), fp16, inputs "
+            "fixed to the test inputs; 'yes' means every node ran there, with the worst "
+            "output error against Keras relative to the output's scale; 'no' names the ops "
+            "that would fall back to the CPU. Not a speed figure.",
+            "LiteRT: export_tflite of the model as written, of conv_to_dense and of "
+            "dense_to_conv of it; ops in the file, whether the XNNPACK delegate took "
+            "them all, the ops left to LiteRT's CPU kernels, and the worst output error "
+            "against Keras relative to scale.",
+        ],
+    )
