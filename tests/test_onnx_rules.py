@@ -955,6 +955,32 @@ def test_the_layout_pass_places_transposes_where_an_op_needs_them():
     _check_same(proto, model)
 
 
+def test_a_per_token_scale_runs_in_the_layout_of_the_tokens_it_meets():
+    """A LayerNorm's per-token factor (a reduction without keepdims, given
+    its unit axis back, times the per-channel gamma) meets tokens stored
+    channels first: it is computed there (its unit axis moves, a Reshape),
+    not computed channels last and transposed."""
+    gamma = np.arange(1, 5, dtype="float32")
+    proto = _model(
+        [
+            helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 1]),  # N S C, stored N C S
+            helper.make_node("ReduceMean", ["t"], ["m"], axes=[2], keepdims=0),
+            helper.make_node("Reshape", ["m", "unit"], ["m1"]),  # N S 1
+            helper.make_node("Mul", ["m1", "gamma"], ["scale"]),  # N S C
+            helper.make_node("Mul", ["t", "scale"], ["y0"]),
+            helper.make_node("Transpose", ["y0"], ["y"], perm=[0, 2, 1]),
+        ],
+        [("x", ["N", 4, "S"])],
+        [("y", ["N", 4, "S"])],
+        [("unit", np.array([0, 0, 1], np.int64)), ("gamma", gamma)],
+        opset=13,
+    )
+    model = _apply(proto, passes=[layout.run, canonical._tidy])
+    assert "Transpose" not in _ops(model)
+    _check_same(proto, model)
+
+
+
 @pytest.mark.parametrize("op", ["Concat", "Slice", "Pad", "Resize"])
 def test_the_layout_pass_renumbers_the_axes_of(op):
     perm_in, perm_out = [0, 3, 1, 2], [0, 2, 3, 1]

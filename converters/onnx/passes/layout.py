@@ -253,13 +253,7 @@ class Layout:
             return self.default(node)
         r = len(out_shape)
         views = [self.view(v) for v in node.inputs]
-        leader = None
-        for value, (stored, perm) in zip(node.inputs, views):
-            if edit.const_array(value) is None and perm is not None and len(perm) == r:
-                leader = perm
-                break
-        if leader is None:
-            leader = edit.identity(r)
+        leader = self._leader(node, views, r)
         inverse = edit.inverse(leader)
         for i, (value, (stored, perm)) in enumerate(zip(node.inputs, views)):
             array = edit.const_array(value)
@@ -280,6 +274,62 @@ class Layout:
                 full = self.editor.reshape(plain, shape, before=node)
                 self._rewire(node, i, self.materialize(full, edit.identity(r), leader, node))
         self._finish(node, leader)
+
+    def _leader(self, node, views, r):
+        """The layout a broadcasting op runs in: that of its first full-rank
+        operand (not a constant) when it is stored transposed. When it is
+        not, a layout every operand reaches without moving memory (only
+        unit axes move: a Reshape): that of a later operand stored
+        transposed, or the one a later broadcasting op that reads the
+        result already meets in an operand computed before it, so that the
+        result is not transposed there (a LayerNorm's per-token scale
+        meeting channels-first tokens). Else the first operand's."""
+        full = [
+            perm
+            for value, (_, perm) in zip(node.inputs, views)
+            if edit.const_array(value) is None and perm is not None and len(perm) == r
+        ]
+        if full and not edit.is_identity(full[0]):
+            return full[0]
+        # The layout of a later operand, or of a later op, that every
+        # operand reaches moving only unit axes.
+        moved = [perm for perm in full if not edit.is_identity(perm)]
+        for perm in moved + self._wanted_later(node, r):
+            if all(self._cheap(value, stored, p, perm) for value, (stored, p) in zip(node.inputs, views)):
+                return perm
+        return full[0] if full else edit.identity(r)
+
+    def _wanted_later(self, node, r):
+        """Layouts of operands already placed that the broadcasting ops
+        reading `node`'s output meet it with (in the order of its uses)."""
+        found = []
+        for use in node.outputs[0].uses():
+            consumer = use.node
+            if consumer.op_type not in BROADCAST or consumer.domain not in ("", "ai.onnx"):
+                continue
+            for i, value in enumerate(consumer.inputs):
+                if i == use.idx or value is None or edit.const_array(value) is not None:
+                    continue
+                if id(value) not in self.perm and id(value) not in self.alias:
+                    continue  # not placed yet (made after this op)
+                _, perm = self.view(value)
+                if perm is not None and len(perm) == r and not edit.is_identity(perm):
+                    found.append(perm)
+        return found
+
+    def _cheap(self, value, stored, perm, target):
+        """Whether an operand reaches layout `target` moving only unit axes."""
+        if value is None:
+            return False
+        if edit.const_array(value) is not None:
+            return True
+        shape = self.logical_dims(value)
+        if perm is None or shape is None or len(perm) > len(target):
+            return False
+        if len(perm) < len(target):  # broadcast: ones in front, as written
+            full = [1] * (len(target) - len(perm)) + list(shape)
+            return not edit.moves_memory(full, edit.inverse(target))
+        return not edit.moves_memory(edit.dims(stored), edit.compose(perm, edit.inverse(target)))
 
     def _constant(self, array, r, inverse, value):
         """A broadcast operand in the stored layout, in its one spelling: as
