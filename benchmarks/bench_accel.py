@@ -77,7 +77,7 @@ def _htp_cell(proto, feeds, expected):
         ops = sorted({op for _, op in error.placement.cpu})
         return f"no: {len(error.placement.cpu)} nodes fall back ({', '.join(ops)})"
     outputs = runtime.run(session, {k: feeds[k] for k in names})
-    worst = max(_relative(got, want) for got, want in zip(outputs.values(), expected))
+    worst = max(_relative(outputs[name], want) for name, want in expected.items())
     return f"yes ({len(placement.htp)} nodes), {worst:.1e} of scale"
 
 
@@ -91,7 +91,7 @@ def _litert_cell(model, feeds, expected):
         census = litert.census(data, {names.get(k, k): v for k, v in feeds.items()})
     except Exception as error:  # noqa: BLE001 - a row says why
         return f"FAILED: {' '.join(str(error).split())[:120]}"
-    worst = max(_relative(got, want) for got, want in zip(outputs.values(), expected))
+    worst = max(_relative(outputs[name], want) for name, want in expected.items())
     if census.delegated:
         return f"{census.nodes} ops, all on XNNPACK, {worst:.1e}"
     left = ", ".join(f"{op} {n}" for op, n in census.left.items())
@@ -106,7 +106,7 @@ def row(name, size=ZOO_SIZE):
     from keras_1x1.converters.onnx import canonical
 
     model, feeds = _model(name, size)
-    expected = list(signature.run(model, feeds).values())
+    expected = signature.run(model, feeds)
     cells = [name]
     raw = converters.export_onnx(model)
     for form in FORMS:

@@ -54,7 +54,22 @@ def test_softmax_over_the_channels_of_a_map():
     _assert_same_graph(model, converters.conv_to_dense(model))
 
 
-@pytest.mark.slow
 def test_convnext_forms_share_one_graph():
-    model = randomize(keras.applications.ConvNeXtTiny(input_shape=(32, 32, 3), weights=None, classes=10))
-    _assert_same_graph(model, converters.dense_to_conv(model))
+    """ConvNeXt's own blocks (depthwise 7x7, LayerNorm, Dense 4x expansion,
+    GELU, Dense back, LayerScale, residual) and its head, two stages
+    small: the whole ConvNeXtTiny is in the zoo benchmark."""
+    from keras.src.applications import convnext
+
+    inputs = keras.Input((16, 16, 3))
+    x = L.Conv2D(8, 4, strides=4, name="stem")(inputs)
+    x = L.LayerNormalization(epsilon=1e-6, name="stem_norm")(x)
+    x = convnext.ConvNeXtBlock(8, layer_scale_init_value=1e-6, name="stage0_block0")(x)
+    x = L.LayerNormalization(epsilon=1e-6, name="down_norm")(x)
+    x = L.Conv2D(16, 2, strides=2, name="down")(x)
+    x = convnext.ConvNeXtBlock(16, layer_scale_init_value=1e-6, name="stage1_block0")(x)
+    x = convnext.Head(num_classes=10, name="head")(x)
+    model = randomize(keras.Model(inputs, x))
+    assert any(isinstance(layer, convnext.LayerScale) for layer in model.layers)
+    dense = converters.dense_to_conv(model)
+    assert len(dense.conversion_report.converted) == 4
+    _assert_same_graph(model, dense)
