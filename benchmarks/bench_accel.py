@@ -109,9 +109,13 @@ def row(name, size=ZOO_SIZE):
     expected = signature.run(model, feeds)
     cells = [name]
     raw = converters.export_onnx(model)
+    counts, prints = [], set()
     for form in FORMS:
         proto = raw if form == "raw" else canonical.to_form(raw, form)
         cells.append(_htp_cell(proto, feeds, expected))
+        ops = [n.op_type for n in proto.graph.node]
+        counts.append(f"{ops.count('Transpose')}/{ops.count('Reshape')}")
+        prints.add(converters.fingerprint(proto))
         del proto
         gc.collect()
     del raw
@@ -126,7 +130,7 @@ def row(name, size=ZOO_SIZE):
             continue
         cells.append(_litert_cell(other, feeds, expected))
         gc.collect()
-    return cells
+    return cells + [" ".join(counts), "yes" if len(prints) == 1 else "NO"]
 
 
 def _child_row(name, size):
@@ -141,7 +145,7 @@ def _child_row(name, size):
             return json.loads(line[len("ACCEL-ROW "):])
     lines = [l for l in done.stderr.splitlines() if l.strip() and "WARNING" not in l]
     why = lines[-1] if lines else f"process exited with status {done.returncode}"
-    return [name] + [""] * 5 + ["FAILED: " + " ".join(why.split())[:200]]
+    return [name] + [""] * 7 + ["FAILED: " + " ".join(why.split())[:200]]
 
 
 def run(quick=False):
@@ -157,7 +161,8 @@ def run(quick=False):
     return harness.Table(
         "Accelerators: each form on Qualcomm's HTP (simulated) and in LiteRT",
         ["model", "HTP raw", "HTP matmul", "HTP conv",
-         "LiteRT as written", "LiteRT dense form", "LiteRT conv form"],
+         "LiteRT as written", "LiteRT dense form", "LiteRT conv form",
+         "Transposes/Reshapes raw matmul conv", "one fingerprint"],
         rows,
         notes=[
             f"zoo models at {QUICK_SIZE if quick else ZOO_SIZE} pixels square, batch 2, random weights; keras-hub "
@@ -170,5 +175,8 @@ def run(quick=False):
             "dense_to_conv of it; ops in the file, whether the XNNPACK delegate took "
             "them all, the ops left to LiteRT's CPU kernels, and the worst output error "
             "against Keras relative to scale.",
+            "Transposes/Reshapes: the ONNX graph of each form (tf2onnx's, the canonical "
+            "matmul form, the conv form); one fingerprint: all three have the canonical "
+            "fingerprint.",
         ],
     )

@@ -148,3 +148,24 @@ def test_export_checks_the_written_file_on_the_htp_and_refuses_what_falls_back(t
     text = capsys.readouterr().out
     assert status == 1 and "Erf" in text and "fall back to the CPU" in text
     assert not refused.exists()
+
+
+def test_a_transformer_runs_entirely_on_the_htp_in_both_forms():
+    keras_hub = pytest.importorskip("keras_hub")
+    keras.utils.set_random_seed(0)
+    bert = keras_hub.models.BertBackbone(
+        vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32,
+        max_sequence_length=16,
+    )
+    conv = converters.dense_to_conv(bert)
+    raw = converters.export_onnx(bert)
+    conv_form = converters.to_form(converters.export_onnx(conv), "conv")
+    censuses = []
+    for proto in (raw, conv_form):
+        result = converters.compare(bert, proto, providers="qnn")
+        assert result.ok and result.same_graph, result.summary()
+        (candidate,) = result.candidates
+        assert not candidate.placement.cpu
+        censuses.append(candidate.placement.census)
+    # Every per-token map of the conv form is a Conv on the HTP (6 a layer).
+    assert censuses[1].get("Conv", 0) >= 12 > censuses[0].get("Conv", 0)
