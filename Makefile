@@ -25,8 +25,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/keras-1x1 demo
 
+# Two workers (pytest-xdist): the suite is a few hundred independent tests,
+# most of them single-threaded TensorFlow work.
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 # The ONNX side where only numpy, onnx, onnxscript and onnxruntime are
 # installed (a deployment box): keras-1x1 without its Keras dependencies.
