@@ -309,21 +309,20 @@ class _Side:
         return [InputSpec(name, tuple(shape), dtype.name) for name, shape, dtype in plain_specs(self.proto)]
 
     def run(self, feeds, provider):
-        """The outputs on `feeds`; with the HTP, also where each node ran
-        (``(outputs, placement)``; raises `htp.HtpFallback`)."""
+        """``(outputs, placement)`` on `feeds`: where each node ran when the
+        runtime says (the HTP's `htp.Placement`, LiteRT's `Census`), else
+        None. Raises `htp.HtpFallback` for a node the HTP cannot run."""
         if self.is_keras:
             from ..keras import signature
 
-            return signature.run(self.keras_model, feeds)
+            return signature.run(self.keras_model, feeds), None
         if self.is_litert:  # LiteRT, whatever onnxruntime provider was asked
             from ..litert.interpreter import run_with_census
 
             return run_with_census(self.tflite, feeds)
-        from .runtime import placed_session, provider_spec, run
+        from .runtime import placed_session, run
 
         model = self.path if self.path is not None else self.proto
-        if not provider_spec(provider).placed:
-            return run(placed_session(model, provider, None)[0], feeds)
         session, placement = placed_session(model, provider, {k: v.shape for k, v in feeds.items()})
         return run(session, feeds), placement
 
@@ -522,6 +521,7 @@ def _check(ref, sides, *, inputs, providers, atol, rtol, seed, opset, graphs, ca
     from .diff import diff_canonical
     from .fingerprint import fingerprint_of_canonical
 
+    from .htp import HtpFallback
     from .runtime import provider_spec
 
     provider = _provider(providers)
@@ -594,9 +594,7 @@ def _check(ref, sides, *, inputs, providers, atol, rtol, seed, opset, graphs, ca
     # reference's float32 outputs are the expected ones, and an ONNX
     # reference runs there as a candidate too.
     reference_provider = provider if spec.exact else "CPUExecutionProvider"
-    expected = ref.run(ref_feeds, reference_provider)
-    if ref.is_litert:
-        expected = expected[0]
+    expected, _ = ref.run(ref_feeds, reference_provider)
     if not spec.exact and not ref.is_keras and not ref.is_litert:
         runs.insert(0, (ref, Candidate(ref.label, ref.runtime(provider))))
         results = [candidate for _, candidate in runs]
@@ -607,18 +605,11 @@ def _check(ref, sides, *, inputs, providers, atol, rtol, seed, opset, graphs, ca
         feeds = _feeds_for(s.specs(ranges=False), values, s.role, notes)
         # LiteRT runs in float32 on its own, whatever provider was asked.
         tolerances = provider_spec("cpu") if s.is_litert else spec
-        if s.is_litert:
+        try:
             actual, candidate.placement = s.run(feeds, provider)
-        elif spec.placed and not s.is_keras:
-            from .htp import HtpFallback
-
-            try:
-                actual, candidate.placement = s.run(feeds, provider)
-            except HtpFallback as error:
-                candidate.placement, candidate.failure = error.placement, str(error)
-                continue
-        else:
-            actual = s.run(feeds, provider)
+        except HtpFallback as error:
+            candidate.placement, candidate.failure = error.placement, str(error)
+            continue
         pairs = _match_outputs(list(expected), list(actual), ref.role, s.role, notes)
         names = list(expected) + list(actual)
         check_tolerance_names(atol, names, "atol")
