@@ -38,6 +38,41 @@ def _read(obj, attribute, what):
         raise _missing(what, error) from None
 
 
+# -- a layer's attributes on every backend --------------------------------------------
+
+
+def _modules(obj):
+    """The submodules torch keeps out of ``__dict__`` (a Keras layer is a
+    ``torch.nn.Module`` on the torch backend), or None."""
+    modules = vars(obj).get("_modules")
+    return modules if isinstance(modules, dict) else None
+
+
+def state(obj):
+    """``{name: value}`` of an object's attributes, as it reads them.
+
+    On the torch backend a Keras layer is a ``torch.nn.Module``, and torch
+    keeps every attribute that holds a module (each sublayer, a Sequential's
+    inner graph) in ``_modules`` instead of ``__dict__``; those are merged in.
+    """
+    own = vars(obj)
+    modules = _modules(obj)
+    if not modules:
+        return own
+    merged = dict(own)
+    merged.update(modules)
+    return merged
+
+
+def set_state(obj, key, value):
+    """Set an attribute past Keras' tracking, where the object keeps it."""
+    modules = _modules(obj)
+    if modules is not None and key in modules:
+        modules[key] = value
+    else:
+        object.__setattr__(obj, key, value)
+
+
 # -- layers and their calls ------------------------------------------------------------
 
 
@@ -106,7 +141,7 @@ def attribute_names(parent):
     Keras' and TensorFlow's bookkeeping references do not count.
     """
     names = {}
-    for key, value in vars(parent).items():
+    for key, value in state(parent).items():
         if key in _BOOKKEEPING:
             continue
         if isinstance(value, keras.layers.Layer):
@@ -147,12 +182,12 @@ def replace_sublayer(parent, old, new):
                 return type(value)(items)
         return value
 
-    for key, value in list(vars(parent).items()):
+    for key, value in list(state(parent).items()):
         replaced = swapped(value)
         if replaced is not value:
-            object.__setattr__(parent, key, replaced)
-    if isinstance(parent, keras.Sequential) and vars(parent).get("_functional") is not None:
-        replace_sublayer(vars(parent)["_functional"], old, new)
+            set_state(parent, key, replaced)
+    if isinstance(parent, keras.Sequential) and state(parent).get("_functional") is not None:
+        replace_sublayer(state(parent)["_functional"], old, new)
     if is_functional(parent) and any(
         node.operation is old for nodes in nodes_by_depth(parent).values() for node in nodes
     ):
@@ -176,7 +211,7 @@ def every_layer(root):
         seen.add(id(value))
         if isinstance(value, keras.layers.Layer):
             found.append(value)
-            stack.extend(v for k, v in vars(value).items() if k not in ("_tracker", "_inbound_nodes", "_outbound_nodes"))
+            stack.extend(v for k, v in state(value).items() if k not in ("_tracker", "_inbound_nodes", "_outbound_nodes"))
         elif isinstance(value, (list, tuple)):
             stack.extend(value)
         elif isinstance(value, dict):
@@ -222,12 +257,12 @@ def _no_tracking():
 
 def _graph_operations(layer):
     """The operations of a Functional model's graph (a Sequential's inner one)."""
-    state = vars(layer)
-    if "_functional" in state:
-        inner = state["_functional"]
+    attributes = state(layer)
+    if "_functional" in attributes:
+        inner = attributes["_functional"]
         return [] if inner is None else [inner] + list(_read(inner, "_operations", "Functional._operations"))
-    if "_operations" in state and is_functional(layer):
-        return list(state["_operations"])
+    if "_operations" in attributes and is_functional(layer):
+        return list(attributes["_operations"])
     return []
 
 
@@ -324,11 +359,11 @@ class LayerCopier(dict):
         for node in reversed(graph):
             if node.operation is not op:
                 self.get(id(node.operation))
-        state = vars(op)
-        for value in state.values():
+        own_state = vars(op)  # torch's ``_modules`` is one of its entries
+        for value in state(op).values():
             self._register_values(value)
         copied = {}
-        for key, value in state.items():
+        for key, value in own_state.items():
             if key in own:
                 copied[key] = own[key]
             elif key == "_inbound_nodes":
@@ -396,7 +431,7 @@ def _graph_nodes(op):
     """The nodes of the graph a Functional (or Sequential) model holds, from
     its outputs to its inputs."""
     if isinstance(op, keras.Sequential):
-        inner = vars(op).get("_functional")
+        inner = state(op).get("_functional")
         return [] if inner is None else _graph_nodes(inner)
     if not is_functional(op):
         return []
@@ -438,12 +473,14 @@ def recording_calls(layers, record):
     saved = []
     try:
         for layer in layers:
-            state = vars(layer)
-            saved.append((layer, state.get("call", _ABSENT)))
+            saved.append((layer, vars(layer).get("call", _ABSENT)))
             bound = layer.call
 
             def call(*args, __layer=layer, __call=bound, **kwargs):
-                record(__layer, args, kwargs)
+                if _runs:  # inside one of the runs of a symbolic call on torch
+                    _runs[-1].append((record, __layer, args, kwargs))
+                else:
+                    record(__layer, args, kwargs)
                 return __call(*args, **kwargs)
 
             object.__setattr__(layer, "call", call)
@@ -456,15 +493,82 @@ def recording_calls(layers, record):
                 object.__setattr__(layer, "call", original)
 
 
+@contextlib.contextmanager
+def recording_takes(record):
+    """Call ``record(table, indices, axis)`` at every lookup (``ops.take``)
+    that Keras runs on the backend while inside, the table as it was handed
+    in (a `keras.Variable` for an embedding's own table)."""
+    try:
+        from keras.src import backend
+    except ImportError as error:
+        raise _missing("keras.src.backend", error) from None
+    module = _read(backend, "numpy", "keras.src.backend.numpy")
+    original = _read(module, "take", "keras.src.backend.numpy.take")
+
+    def take(x, indices, axis=None):
+        record(x, indices, axis)
+        return original(x, indices, axis=axis)
+
+    module.take = take
+    try:
+        yield
+    finally:
+        module.take = original
+
+
+# The calls recorded in each run of `fn` by `symbolic_call` on torch.
+_runs = []
+
+
 def symbolic_call(fn, *args):
-    """Run ``fn`` once on symbolic backend tensors standing for the
+    """Run ``fn`` on symbolic backend tensors standing for the
     `keras.KerasTensor` arguments (no data, no variable changes); returns
-    its output specs."""
+    its output specs. The calls `recording_calls` sees are recorded once,
+    with the dims the inputs leave free as None, on every backend.
+
+    TensorFlow and JAX run ``fn`` once on symbolic tensors. Keras' torch
+    backend runs it on real (or "meta") tensors instead, with every free dim
+    83, retrying on the CPU when "meta" fails, and again with 89 to learn
+    which output dims are free. The calls of the runs that returned are
+    merged here the same way: a dim the two runs gave different sizes is
+    free.
+    """
     try:
         from keras.src.backend import compute_output_spec
     except ImportError as error:
         raise _missing("keras.src.backend.compute_output_spec", error) from None
-    return compute_output_spec(fn, *args)
+    if keras.backend.backend() != "torch":
+        return compute_output_spec(fn, *args)
+    returned = []
+
+    def run(*inner, **kwargs):
+        _runs.append([])
+        try:
+            result = fn(*inner, **kwargs)
+        finally:
+            calls = _runs.pop()
+        returned.append(calls)
+        return result
+
+    result = compute_output_spec(run, *args)
+    first, second = returned[0], returned[-1]
+    if len(first) != len(second) or any(a[1] is not b[1] for a, b in zip(first, second)):
+        second = first  # the runs called different layers: keep the first's sizes
+    for (record, layer, args_1, kwargs_1), (_, _, args_2, kwargs_2) in zip(first, second):
+        args, kwargs = keras.tree.map_structure(_merged_spec, (args_1, kwargs_1), (args_2, kwargs_2))
+        if _runs:
+            _runs[-1].append((record, layer, args, kwargs))
+        else:
+            record(layer, args, kwargs)
+    return result
+
+
+def _merged_spec(a, b):
+    """A `keras.KerasTensor` for a tensor two runs gave, free where they differ."""
+    if not (keras.ops.is_tensor(a) and keras.ops.is_tensor(b)) or isinstance(a, keras.KerasTensor):
+        return a
+    shape = tuple(x if x == y else None for x, y in zip(a.shape, b.shape))
+    return keras.KerasTensor(shape, keras.backend.standardize_dtype(a.dtype))
 
 
 # -- models ----------------------------------------------------------------------------

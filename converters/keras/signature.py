@@ -261,6 +261,8 @@ def call(model, inputs):
     """``model(inputs, training=False)``, compiled with XLA where TensorFlow
     needs it (ops its CPU kernels lack: channels_first and grouped
     convolutions, some float16 ops). Any other failure is the model's own."""
+    if keras.backend.backend() != "tensorflow":
+        return model(inputs, training=False)
     import tensorflow as tf
 
     try:

@@ -28,9 +28,10 @@ The same trace shows what every input reaches, read from the backend graph
 import dataclasses
 
 import keras
+import numpy as np
 
 from keras_1x1.errors import UserInputError, one_line
-from keras_1x1.numeric import FREE_DIM, InputSpec
+from keras_1x1.numeric import FREE_DIM, InputSpec, draw_inputs
 
 from . import internals
 from .graph import Call, plain_kwargs
@@ -100,7 +101,12 @@ def trace(model, record=(), inputs=None):
         return _concrete(model, record, inputs, symbolic)
     specs = None
     try:
-        specs = _input_specs(model, flat, seen.get("inputs", []))
+        if keras.backend.backend() == "tensorflow":
+            specs = _input_specs(model, flat, seen.get("inputs", []))
+        else:
+            specs = _eager_specs(model)
+    except UserInputError:
+        raise
     except Exception:  # noqa: BLE001 - the graph is read for better inputs only
         specs = None
     return Trace(calls, specs)
@@ -122,7 +128,10 @@ def _concrete(model, record, inputs, symbolic):
     """
     from . import signature
 
-    specs = signature.plain_specs(model)
+    specs = None
+    if inputs is None and keras.backend.backend() != "tensorflow":
+        specs = _eager_specs(model)
+    specs = specs or signature.plain_specs(model)
     tries = [(inputs, None)] if inputs is not None else (
         (signature.sample_inputs(model, specs=[_with_free(s, n) for s in specs]), n)
         for n in _CONCRETE_FREE  # drawn one at a time, as each is tried
@@ -180,6 +189,85 @@ def _generalized(call, free_sizes):
         None if (d in free_sizes and i < len(shape) - 1) else d for i, d in enumerate(shape[1:], 1)
     ]
     return Call(tuple(dims), call.dtype, call.kwargs)
+
+
+# -- reading lookups on the JAX and torch backends ------------------------------------
+
+
+def _is_integer(spec):
+    return spec.dtype.startswith(("int", "uint"))
+
+
+def _eager_specs(model, seed=0):
+    """Input specs read from one run on concrete inputs, where there is no
+    TensorFlow graph to read (the JAX and torch backends).
+
+    Integer inputs are drawn as random bits (any table has two rows) and
+    every lookup the run makes is recorded: an input whose values are the
+    indices of a lookup in a table of the model indexes it, and its values
+    must stay below the smallest such table's rows; an integer input that
+    indexes none is a mask of ones, as on TensorFlow. A model that refuses
+    the first free length is run at the lengths `signature.accepted` tries,
+    and the first it runs on is kept. None when it runs on none.
+    """
+    from . import signature
+
+    base = signature.plain_specs(model)
+    if not any(_is_integer(spec) or spec.dtype == "bool" for spec in base):
+        return None
+    tables = {id(v): v for v in model.weights}
+    has_free = any(d is None for spec in base for d in spec.shape[1:])
+    for length in [None] + (signature._lengths(model) if has_free else []):
+        probe = [
+            dataclasses.replace(spec, free=length, **({"low": 0, "high": 2} if _is_integer(spec) else {}))
+            for spec in base
+        ]
+        drawn = draw_inputs(probe, seed)
+        lookups = []
+        try:
+            with internals.recording_takes(lambda table, indices, axis: lookups.append((table, indices, axis))):
+                signature.call(model, signature.pack_inputs(model, drawn))
+        except UserInputError:
+            raise
+        except Exception:  # noqa: BLE001 - the next length is tried
+            continue
+        return _specs_from_lookups(base, drawn, lookups, tables, length)
+    return None
+
+
+def _specs_from_lookups(base, drawn, lookups, tables, length):
+    high = {}  # input index -> (rows, table)
+    for table, indices, axis in lookups:
+        variable = tables.get(id(table))
+        if variable is None or not variable.shape:
+            continue
+        rows = int(tuple(variable.shape)[axis or 0])
+        values = np.asarray(keras.ops.convert_to_numpy(indices)).ravel()
+        for i, spec in enumerate(base):
+            given = np.asarray(drawn[spec.name]).ravel()
+            if _is_integer(spec) and given.size == values.size and np.array_equal(given, values):
+                if i not in high or rows < high[i][0]:
+                    high[i] = (rows, variable)
+    specs = []
+    for i, spec in enumerate(base):
+        why, low, hi = [], None, None
+        if _is_integer(spec):
+            if i in high:
+                rows, variable = high[i]
+                low, hi = 0, rows
+                why.append(f"indexes the table '{variable.path}' of {rows} rows")
+            else:
+                low, hi = 1, 2
+                why.append("indexes no table: a mask of ones")
+        elif spec.dtype == "bool":
+            low, hi = 1, 2
+            why.append("a mask of ones")
+        free = None
+        if length is not None and any(d is None for d in spec.shape[1:]):
+            free = length
+            why.append(f"free dims {length}: the model refuses the first draw")
+        specs.append(InputSpec(spec.name, spec.shape, spec.dtype, low, hi, free, "; ".join(why)))
+    return specs
 
 
 # -- reading the backend graph ------------------------------------------------------

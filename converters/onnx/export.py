@@ -33,8 +33,23 @@ MIN_OPSET = 13
 MAX_OPSET = 18
 
 
-def check_opset(opset):
-    """The opset to use: `DEFAULT_OPSET` for None, else a checked integer."""
+def check_opset(opset, backend="tensorflow"):
+    """The opset to use: `DEFAULT_OPSET` for None (on JAX and torch, their
+    exporter's own default), else a checked integer."""
+    if backend != "tensorflow":
+        from . import backend_export
+
+        if opset is None:
+            return backend_export.DEFAULT_OPSET[backend]
+        if isinstance(opset, bool) or not isinstance(opset, int):
+            raise UserInputError(f"opset must be an integer, got {opset!r}")
+        low = backend_export.MIN_OPSET[backend]
+        if opset < low:
+            raise UserInputError(
+                f"opset {opset} is not supported on the {backend} backend: its exporter "
+                f"writes opset {low} or newer"
+            )
+        return opset
     if opset is None:
         return DEFAULT_OPSET
     if isinstance(opset, bool) or not isinstance(opset, int):
@@ -63,12 +78,17 @@ def export_onnx(model, path=None, *, opset=None, overwrite=False):
     The ONNX graph keeps the Keras input names and output names, and its
     batch dimension is dynamic.
     """
-    opset = check_opset(opset)
+    import keras
+
+    backend = keras.backend.backend()
+    if backend not in ("tensorflow", "jax", "torch"):
+        raise UserInputError(f"ONNX export is not supported on Keras' {backend} backend")
+    opset = check_opset(opset, backend)
     if path is not None:
         from keras_1x1.io import output_path
 
         output_path(path, overwrite=overwrite, suffixes=(".onnx",))
-    proto = _convert(model, opset)
+    proto = _convert(model, opset) if backend == "tensorflow" else _convert_other(model, opset, backend)
     if path is not None:
         from keras_1x1.io import write_bytes
 
@@ -143,6 +163,22 @@ def _convert(model, opset):
     ranks = {name: tensor.shape.rank for name, tensor in concrete.structured_outputs.items()}
     match_output_ranks(proto, ranks, model.name)
     proto.producer_name = "keras-1x1 (tf2onnx)"
+    _check_runs(proto, model)
+    return proto
+
+
+def _convert_other(model, opset, backend):
+    """The export on JAX (jax2onnx) or torch (torch.onnx), checked the same way."""
+    import keras
+
+    from ..keras import internals
+    from . import backend_export
+
+    if not isinstance(model, keras.Model):
+        raise UserInputError(f"expected a keras.Model, got {type(model).__name__}")
+    internals.check()
+    proto = backend_export.export(model, opset, backend)
+    _check_converted(proto, model, "jax2onnx" if backend == "jax" else "torch.onnx")
     _check_runs(proto, model)
     return proto
 
@@ -255,8 +291,8 @@ def _captures_as_initializers(proto, concrete, specs):
         proto.graph.input.extend(kept)
 
 
-def _check_converted(proto, model):
-    """Refuse graphs where tf2onnx left TensorFlow ops it could not convert."""
+def _check_converted(proto, model, exporter="tf2onnx"):
+    """Refuse graphs where the exporter left ops ONNX does not define."""
     import onnx
 
     unknown = sorted(
@@ -268,7 +304,7 @@ def _check_converted(proto, model):
     )
     if unknown:
         raise UserInputError(
-            f"tf2onnx could not convert every op of model '{model.name}': "
+            f"{exporter} could not convert every op of model '{model.name}': "
             f"{', '.join(unknown)} remain in the graph"
         )
 
@@ -337,9 +373,15 @@ def _rejected(proto, model, error):
         node = ops[0] if len(ops) == 1 else None
     where = f"node '{node.name}' ({node.op_type})" if node is not None else "a node it does not name"
     return (
-        f"onnxruntime rejects tf2onnx's graph of model '{model.name}' at {where}: "
+        f"onnxruntime rejects {_exporter(proto)}'s graph of model '{model.name}' at {where}: "
         f"{text[:300]}"
     )
+
+
+def _exporter(proto):
+    """The exporter that wrote `proto` ("keras-1x1 (tf2onnx)" names tf2onnx)."""
+    match = re.search(r"\(([^)]+)\)", proto.producer_name)
+    return match.group(1) if match else "the exporter"
 
 
 def _tf_name(name):

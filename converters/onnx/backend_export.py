@@ -1,0 +1,195 @@
+"""ONNX export on Keras' JAX and torch backends, with each backend's own
+exporter: jax2onnx on JAX, ``torch.onnx.export`` (torch.export, "dynamo")
+on torch. TensorFlow is not imported.
+
+Keras' ``model.export(format="onnx")`` calls the same exporters, but it
+refuses a model that was built from ``keras.Input`` and never called ("The
+model provided has never called"), names the outputs by position, and on
+torch falls back to the TorchScript exporter (deprecated since torch 2.9)
+whenever a dim is free. The exporters are called directly here instead:
+the function exported returns the outputs in the order of their Keras
+names, the batch dim is free, and other free dims stay free where the
+exporter can keep them (else they take the sizes of the drawn inputs).
+"""
+
+import numpy as np
+
+from keras_1x1.errors import UserInputError, one_line
+
+# What each exporter writes when no opset is asked for, and the oldest opset
+# it writes.
+DEFAULT_OPSET = {"jax": 23, "torch": 20}
+MIN_OPSET = {"jax": 18, "torch": 18}
+
+
+def export(model, opset, backend):
+    """``(onnx.ModelProto, exporter name)`` of `model` on `backend`."""
+    import keras
+
+    from ..keras import signature
+
+    structure, flat = signature.input_structure(model)
+    in_names = signature.input_names(model)
+    out_names = signature.output_names(model)
+    specs = signature.input_specs(model)
+
+    def call(*args):
+        if isinstance(structure, (dict, list, tuple)):
+            packed = keras.tree.pack_sequence_as(structure, list(args))
+        else:
+            packed = args[0]
+        values = signature.output_values(model, model(packed, training=False))
+        if len(values) != len(out_names):
+            raise UserInputError(
+                f"model '{model.name}' returned {len(values)} outputs, expected {len(out_names)}"
+            )
+        return tuple(values)
+
+    export_one = _jax if backend == "jax" else _torch
+    failure = None
+    # Free dims kept free (one size per axis shared by the inputs), then
+    # the batch alone free: an exporter that cannot keep a length symbolic
+    # (a position table compared with it) gets the drawn one.
+    for free_lengths in (True, False):
+        try:
+            proto = export_one(model, call, specs, in_names, out_names, opset, free_lengths)
+            break
+        except UserInputError:
+            raise
+        except Exception as error:  # noqa: BLE001 - said below when both fail
+            failure = failure or error
+    else:
+        name = "jax2onnx" if backend == "jax" else "torch.onnx"
+        raise UserInputError(
+            f"{name} cannot export model '{model.name}': {type(failure).__name__}: "
+            f"{one_line(failure)}"
+        ) from failure
+    _name_outputs(proto, out_names)
+    proto.producer_name = f"keras-1x1 ({'jax2onnx' if backend == 'jax' else 'torch.onnx'})"
+    return proto
+
+
+def _dims(spec, free_lengths, free_size):
+    """The export shape of one input: the batch free ("batch"), other free
+    dims "length<axis>" (shared by the inputs) or the drawn size."""
+    dims = []
+    for axis, dim in enumerate(spec.shape):
+        if axis == 0:
+            dims.append("batch")
+        elif dim is None:
+            dims.append(f"length{axis}" if free_lengths else free_size(spec))
+        else:
+            dims.append(int(dim))
+    return dims
+
+
+def _jax(model, call, specs, in_names, out_names, opset, free_lengths):
+    import jax
+    from jax2onnx import to_onnx
+
+    from keras_1x1.numeric import FREE_DIM, dtype_name
+
+    inputs = [
+        jax.ShapeDtypeStruct(
+            tuple(_dims(spec, free_lengths, lambda s: s.free or FREE_DIM)),
+            np.dtype(dtype_name(spec.dtype)),
+        )
+        for spec in specs
+    ]
+    kwargs = {"input_names": list(in_names), "return_mode": "proto"}
+    if opset is not None:
+        kwargs["opset"] = opset
+    return to_onnx(call, inputs=inputs, **kwargs)
+
+
+def _torch(model, call, specs, in_names, out_names, opset, free_lengths):
+    import warnings
+
+    import torch
+
+    from keras_1x1.numeric import draw_inputs
+
+    drawn = draw_inputs(specs)
+    args = tuple(torch.as_tensor(drawn[spec.name]) for spec in specs)
+
+    class Exported(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, *inputs):
+            return call(*inputs)
+
+    batch = torch.export.Dim("batch")
+    dynamic = tuple(
+        {
+            axis: batch if axis == 0 else torch.export.Dim.AUTO
+            for axis, dim in enumerate(spec.shape)
+            if axis == 0 or (dim is None and free_lengths)
+        }
+        for spec in specs
+    )
+    kwargs = {
+        "dynamo": True,
+        "input_names": list(in_names),
+        "output_names": list(out_names),
+        "dynamic_shapes": (dynamic,),  # one entry: the tuple of `*inputs`
+        "verbose": False,
+    }
+    if opset is not None:
+        kwargs["opset_version"] = opset
+    module = Exported().eval()
+    with warnings.catch_warnings(), _quiet_torch():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(module, args, **kwargs)
+    program.optimize()
+    return program.model_proto
+
+
+class _quiet_torch:
+    """torch.onnx prints its progress (and emoji) to stdout."""
+
+    def __enter__(self):
+        import contextlib
+        import io
+
+        self._redirect = contextlib.redirect_stdout(io.StringIO())
+        self._redirect.__enter__()
+
+    def __exit__(self, *exc):
+        self._redirect.__exit__(*exc)
+        return False
+
+
+def _name_outputs(proto, out_names):
+    """Name the graph outputs by their Keras names (jax2onnx names them by
+    the op that made them)."""
+    graph = proto.graph
+    if len(graph.output) != len(out_names):
+        return
+    renames = {o.name: n for o, n in zip(graph.output, out_names) if o.name != n}
+    if not renames:
+        return
+    taken = {v for node in graph.node for v in node.output} | {i.name for i in graph.initializer}
+    clash = (set(renames.values()) & taken) - set(renames)
+    if clash:
+        # A Keras name an inner value already has: that value is renamed first.
+        inner = {name: f"{name}__inner" for name in clash}
+        _rename(graph, inner)
+    _rename(graph, renames)
+
+
+def _rename(graph, renames):
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name in renames:
+                node.input[i] = renames[name]
+        for i, name in enumerate(node.output):
+            if name in renames:
+                node.output[i] = renames[name]
+    for value in list(graph.output) + list(graph.value_info) + list(graph.input):
+        if value.name in renames:
+            value.name = renames[value.name]
+    for tensor in graph.initializer:
+        if tensor.name in renames:
+            tensor.name = renames[tensor.name]
