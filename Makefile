@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test test-onnx-only bench models clean
+.PHONY: demo test test-backends test-onnx-only bench models clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,20 @@ demo: $(VENV)/.installed
 # most of them single-threaded TensorFlow work.
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -n 2
+
+# The layers, converters, saving, export and CLI again on Keras' JAX and torch
+# backends (CPU), each in its own pytest run. TORCH_SPEC names the torch to
+# install: the CPU build this machine keeps (PyPI's default wheel for Linux
+# is a CUDA build of several GB).
+TORCH_SPEC ?= torch==2.13.0
+$(VENV)/.installed-backends: pyproject.toml $(VENV)/.installed-test
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[test,jax,torch]"
+	touch $@
+
+test-backends: $(VENV)/.installed-backends
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q tests/test_backends.py
+	KERAS_BACKEND=torch $(BIN)/python -m pytest -q tests/test_backends.py
 
 # The ONNX side where only numpy, onnx, onnxscript and onnxruntime are
 # installed (a deployment box): keras-1x1 without its Keras dependencies.

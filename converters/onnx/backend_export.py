@@ -48,9 +48,11 @@ def export(model, opset, backend):
     export_one = _jax if backend == "jax" else _torch
     failure = None
     # Free dims kept free (one size per axis shared by the inputs), then
-    # the batch alone free: an exporter that cannot keep a length symbolic
-    # (a position table compared with it) gets the drawn one.
-    for free_lengths in (True, False):
+    # the batch alone free (an exporter that cannot keep a length symbolic,
+    # a position table compared with it, gets the drawn one), then every
+    # dim the drawn size (jax2onnx cannot map a reshape to a target computed
+    # from a symbolic batch).
+    for free_lengths in ("free", "batch", "static"):
         try:
             proto = export_one(model, call, specs, in_names, out_names, opset, free_lengths)
             break
@@ -59,25 +61,32 @@ def export(model, opset, backend):
         except Exception as error:  # noqa: BLE001 - said below when both fail
             failure = failure or error
     else:
-        name = "jax2onnx" if backend == "jax" else "torch.onnx"
+        from .export import EXPORTERS
+
+        name = EXPORTERS[backend]
         raise UserInputError(
             f"{name} cannot export model '{model.name}': {type(failure).__name__}: "
             f"{one_line(failure)}"
         ) from failure
     _name_outputs(proto, out_names)
-    proto.producer_name = f"keras-1x1 ({'jax2onnx' if backend == 'jax' else 'torch.onnx'})"
+    from .export import EXPORTERS
+
+    proto.producer_name = f"keras-1x1 ({EXPORTERS[backend]})"
     return proto
 
 
 def _dims(spec, free_lengths, free_size):
-    """The export shape of one input: the batch free ("batch"), other free
-    dims "length<axis>" (shared by the inputs) or the drawn size."""
+    """The export shape of one input: the batch free ("batch") unless
+    `free_lengths` is "static", other free dims "length<axis>" (shared by the
+    inputs) when it is "free", else the drawn sizes."""
+    from keras_1x1.numeric import BATCH
+
     dims = []
     for axis, dim in enumerate(spec.shape):
         if axis == 0:
-            dims.append("batch")
+            dims.append("batch" if free_lengths != "static" else BATCH)
         elif dim is None:
-            dims.append(f"length{axis}" if free_lengths else free_size(spec))
+            dims.append(f"length{axis}" if free_lengths == "free" else free_size(spec))
         else:
             dims.append(int(dim))
     return dims
@@ -125,7 +134,7 @@ def _torch(model, call, specs, in_names, out_names, opset, free_lengths):
         {
             axis: batch if axis == 0 else torch.export.Dim.AUTO
             for axis, dim in enumerate(spec.shape)
-            if axis == 0 or (dim is None and free_lengths)
+            if (axis == 0 and free_lengths != "static") or (dim is None and free_lengths == "free")
         }
         for spec in specs
     )

@@ -101,9 +101,43 @@ def _prepare(model):
     onnxscript.optimizer.inline(model)
     common.RemoveInitializersFromInputsPass()(model)
     common.LiftConstantsToInitializersPass(lift_all_constants=True, size_limit=0)(model)
+    # Weights some exporters compute in the graph (jax2onnx transposes a
+    # conv kernel, torch.onnx reshapes a bias): each node whose inputs are
+    # all constants becomes the constant it computes.
+    onnxscript.optimizer.fold_constants(
+        model,
+        input_size_limit=_FOLD_LIMIT,
+        output_size_limit=_FOLD_LIMIT,
+        should_fold=_all_constant,
+    )
+    common.LiftConstantsToInitializersPass(lift_all_constants=True, size_limit=0)(model)
+    _contiguous(model)
     common.RemoveUnusedNodesPass()(model)
     shapes.resolve(model)
     common.RemoveUnusedNodesPass()(model)
+
+
+_FOLD_LIMIT = 1 << 31
+
+
+def _all_constant(node):
+    """Fold a node when every input is a constant (and nothing else)."""
+    return bool(node.inputs) and all(
+        value is None or value.const_value is not None for value in node.inputs
+    ) and (node.domain or "") == ""
+
+
+def _contiguous(model):
+    """Folded constants in C order (a folded Transpose is a strided view)."""
+    import onnx_ir as ir
+
+    for value in model.graph.initializers.values():
+        tensor = value.const_value
+        if not isinstance(tensor, ir.Tensor):
+            continue
+        array = tensor.numpy()
+        if isinstance(array, np.ndarray) and not array.flags.c_contiguous:
+            value.const_value = ir.Tensor(np.ascontiguousarray(array), name=tensor.name)
 
 
 def _tidy(model):

@@ -9,15 +9,17 @@ from __future__ import annotations
 import numpy as np
 
 from .attributes import attr_python
-from .fingerprint import attr_key, dtype_key, graph_hashes, shape_key
+from .fingerprint import dtype_key, graph_hashes, operands, shape_key
 
 __all__ = ["graph_diff", "diff_canonical"]
 
 
 def _describe_node(node):
-    attrs = ", ".join(
-        f"{name}={_attr_text(node.attributes[name])}" for name in sorted(node.attributes)
-    )
+    texts = {name: _attr_text(node.attributes[name]) for name in node.attributes}
+    inputs, keys = operands(node, {})
+    if "axes" in keys and "axes" not in texts:  # constant axes given as an input
+        texts["axes"] = str(list(keys["axes"][1]))
+    attrs = ", ".join(f"{name}={texts[name]}" for name in sorted(texts))
     return f"{node.op_type}({attrs})" if attrs else node.op_type
 
 
@@ -77,19 +79,19 @@ def _diff_values(va, vb, ha, hb, where):
         if na is None or nb is None:
             return _leaf_diff(va, vb, where, path)
         path.append(na.op_type)
-        if (na.domain, na.op_type) != (nb.domain, nb.op_type) or len(na.inputs) != len(nb.inputs):
+        inputs_a, attrs_a = operands(na, ha)
+        inputs_b, attrs_b = operands(nb, hb)
+        if (na.domain, na.op_type) != (nb.domain, nb.op_type) or len(inputs_a) != len(inputs_b):
             return (
                 f"{where}: first difference at node {_describe_node(na)} vs "
                 f"{_describe_node(nb)}{_path_text(path)}"
             )
-        attrs_a = {k: attr_key(na.attributes[k], ha) for k in na.attributes}
-        attrs_b = {k: attr_key(nb.attributes[k], hb) for k in nb.attributes}
         if attrs_a != attrs_b:
             return (
                 f"{where}: first difference at node {na.op_type}: attributes "
                 f"{_describe_node(na)} vs {_describe_node(nb)}{_path_text(path)}"
             )
-        for k, (xa, xb) in enumerate(zip(na.inputs, nb.inputs)):
+        for k, (xa, xb) in enumerate(zip(inputs_a, inputs_b)):
             key_a = "none" if xa is None else ha.get(id(xa))
             key_b = "none" if xb is None else hb.get(id(xb))
             if key_a != key_b:

@@ -23,7 +23,7 @@ import re
 
 from keras_1x1.errors import UserInputError, one_line
 
-__all__ = ["export_onnx", "check_opset", "DEFAULT_OPSET", "MIN_OPSET", "MAX_OPSET"]
+__all__ = ["export_onnx", "check_opset", "DEFAULT_OPSET", "EXPORTERS", "MIN_OPSET", "MAX_OPSET"]
 
 # 17 is supported by every onnxruntime since 1.13 and by tf2onnx >= 1.13;
 # 18 is the highest opset tf2onnx 1.17 emits. Below 13 several ops this
@@ -31,6 +31,9 @@ __all__ = ["export_onnx", "check_opset", "DEFAULT_OPSET", "MIN_OPSET", "MAX_OPSE
 DEFAULT_OPSET = 17
 MIN_OPSET = 13
 MAX_OPSET = 18
+
+# The exporter of each Keras backend.
+EXPORTERS = {"tensorflow": "tf2onnx", "jax": "jax2onnx", "torch": "torch.onnx"}
 
 
 def check_opset(opset, backend="tensorflow"):
@@ -178,7 +181,7 @@ def _convert_other(model, opset, backend):
         raise UserInputError(f"expected a keras.Model, got {type(model).__name__}")
     internals.check()
     proto = backend_export.export(model, opset, backend)
-    _check_converted(proto, model, "jax2onnx" if backend == "jax" else "torch.onnx")
+    _check_converted(proto, model, EXPORTERS[backend])
     _check_runs(proto, model)
     return proto
 

@@ -29,7 +29,7 @@ import hashlib
 import numpy as np
 
 
-__all__ = ["fingerprint", "fingerprint_of_canonical", "graph_hashes", "structure_key"]
+__all__ = ["fingerprint", "fingerprint_of_canonical", "graph_hashes", "operands", "structure_key"]
 
 
 def _h(*parts):
@@ -83,6 +83,39 @@ def attr_key(attr, outer):
     return (str(kind), value)
 
 
+# Ops that took their axes as an attribute before an opset and as an input
+# since (Reduce* at 18; ReduceSum, Squeeze and Unsqueeze at 13): the same op
+# either way. Exporters write different opsets (tf2onnx at most 18, torch.onnx
+# 18 and newer, jax2onnx 23), so constant axes count as the attribute.
+_AXES_OPERAND = frozenset(
+    {
+        "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
+        "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "Squeeze", "Unsqueeze",
+    }
+)
+
+
+def operands(node, hashes):
+    """``(inputs, {attribute: key})`` of a node as the fingerprint sees it:
+    constant axes given as an input are the ``axes`` attribute."""
+    import onnx_ir as ir
+
+    inputs = list(node.inputs)
+    attrs = {name: attr_key(node.attributes[name], hashes) for name in node.attributes}
+    if (
+        (node.domain or "") == ""
+        and node.op_type in _AXES_OPERAND
+        and len(inputs) == 2
+        and inputs[1] is not None
+        and inputs[1].const_value is not None
+        and "axes" not in attrs
+    ):
+        axes = tuple(int(v) for v in np.asarray(inputs[1].const_value.numpy()).reshape(-1))
+        attrs["axes"] = (str(ir.AttributeType.INTS), axes)
+        inputs = inputs[:1]
+    return inputs, attrs
+
+
 def graph_hashes(graph, outer=None):
     """``(graph hash, {id(value): hash}, {id(value): value})`` for a graph."""
     hashes = dict(outer or {})
@@ -92,8 +125,9 @@ def graph_hashes(graph, outer=None):
         t = value.const_value
         hashes[id(value)] = _h("const", str(t.dtype), tuple(t.shape.dims), _tensor_bytes(t))
     for node in graph:
+        inputs, attributes = operands(node, hashes)
         ins = []
-        for value in node.inputs:
+        for value in inputs:
             if value is None:
                 ins.append("none")
             else:
@@ -101,9 +135,7 @@ def graph_hashes(graph, outer=None):
                 if key is None:
                     key = _h("unknown", value.name)
                 ins.append(key)
-        attrs = tuple(
-            (name, attr_key(node.attributes[name], hashes)) for name in sorted(node.attributes)
-        )
+        attrs = tuple((name, attributes[name]) for name in sorted(attributes))
         node_key = _h("node", node.domain or "", node.op_type, attrs, tuple(ins), len(node.outputs))
         for k, value in enumerate(node.outputs):
             hashes[id(value)] = _h(node_key, k)

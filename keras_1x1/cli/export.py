@@ -33,7 +33,7 @@ GROUPS = ("loading", "writing", "checking")
 def add_arguments(parser):
     parser.add_argument("input", metavar="IN", help="model file (.keras or .h5)")
     parser.add_argument("output", metavar="OUT", help="file to write: .onnx, or .tflite for LiteRT")
-    parser.add_argument("--opset", type=int, default=None, help="ONNX opset (<= 18)")
+    parser.add_argument("--opset", type=int, default=None, help="ONNX opset (tf2onnx: 13 to 18, default 17; jax2onnx and torch.onnx: 18 or newer, default theirs)")
     parser.add_argument("--form", choices=("raw", "matmul", "conv", "best"), default="raw")
 
 
@@ -63,7 +63,10 @@ def run(args):
     from keras_1x1.converters.onnx import canonical, check, export, fingerprint
     from keras_1x1.errors import UserInputError
 
-    opset = export.check_opset(args.opset)
+    import keras
+
+    backend = keras.backend.backend()
+    opset = export.check_opset(args.opset, backend)
     source = io.existing_file(args.input, "model file")
     if source.suffix.lower() not in io.MODEL_SUFFIXES:
         raise UserInputError(f"{source}: expected a Keras model file ending in .keras or .h5")
@@ -75,7 +78,7 @@ def run(args):
     progress = Progress(3 if args.form == "raw" else 4)
     progress(f"loading {source}")
     model = io.load_model(source, unsafe=args.unsafe, compile=False)
-    progress(f"exporting with tf2onnx (opset {opset})")
+    progress(f"exporting with {export.EXPORTERS.get(backend, backend)} (opset {opset})")
     proto = export.export_onnx(model, opset=opset)
     timings = []
     if args.form == "best":

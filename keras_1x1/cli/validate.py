@@ -1,7 +1,7 @@
 """Check that a model's conv form and dense form are the same map.
 
 Converts IN to both forms (each conversion verified in Keras), exports each
-to ONNX with tf2onnx, and checks that the two canonical graphs are
+to ONNX with the backend's exporter (tf2onnx on TensorFlow), and checks that the two canonical graphs are
 identical and that every onnxruntime output (of the raw and the canonical
 graph of each form) matches the original model in Keras. Ends with PASSED
 or FAILED.
@@ -34,7 +34,12 @@ def run(args):
     }
     for form, converted in forms.items():
         say(f"{form}: {converted.conversion_report.summary()}")
-    progress("exporting both forms to ONNX with tf2onnx")
+    import keras
+
+    from keras_1x1.converters.onnx.export import EXPORTERS
+
+    backend = keras.backend.backend()
+    progress(f"exporting both forms to ONNX with {EXPORTERS.get(backend, backend)}")
     raw = {f"{form}, raw ONNX": export.export_onnx(m) for form, m in forms.items()}
     progress(f"canonicalizing, and running every graph in onnxruntime ({args.provider}) against Keras")
     result = check.check(

@@ -213,6 +213,13 @@ class PointwiseBase(keras.layers.Layer):
             y = self._conv_channels_last(x, strides)
             if self.use_bias:
                 y = ops.add(y, self.bias)
+        elif keras.backend.backend() != "tensorflow":
+            # JAX and torch multiply over the last axis of any rank as fast;
+            # and jax2onnx cannot export a reshape to a size computed from
+            # a free batch dim.
+            y = self._dense_channels_last(self._subsample(x, strides))
+            if self.use_bias:
+                y = ops.add(y, self.bias)
         else:
             # The matrix multiply, bias and activation run on the 2-D view
             # (positions, channels), so TensorFlow fuses them into one op;

@@ -46,6 +46,9 @@ def parse(equation):
         if "?" in tokens[position:]:
             return None
         return ("axis", position - len(tokens), b == d + c)
+    tensordot = _tensordot(a, b, out)
+    if tensordot is not None:
+        return tensordot
     if len(b) == 3 and len(letters) >= 2:
         g, c, d = a[-2], a[-1], b[2]
         prefix = a[:-2]
@@ -55,6 +58,22 @@ def parse(equation):
             return ("grouped", "cgd")
         if b[:2] == g + c:
             return ("grouped", "gcd")
+    return None
+
+
+def _tensordot(a, b, out):
+    """``("tensordot", k)`` for ``PK,KR->PR``: the input's last k axes
+    contracted with the kernel's first k, the kernel's other axes appended
+    (Keras' EinsumDense of an attention projection, ``abc,cde->abde`` and
+    ``abcd,cde->abe``), or None."""
+    if "..." in a or len(set(a + b)) != len(a) + len(b) - sum(ch in a for ch in b):
+        return None
+    for k in range(1, min(len(a), len(b))):
+        contracted, rest = b[:k], b[k:]
+        if a[-k:] == contracted and out == a[:-k] + rest and not set(rest) & set(a):
+            if k == 1 and len(rest) == 1:
+                return None  # the "axis" case
+            return ("tensordot", k)
     return None
 
 
@@ -78,11 +97,18 @@ class EinsumToMatMul(Rule):
         if parsed is None:
             return "the equation is not a pointwise map"
         weight = edit.const_array(node.inputs[1])
-        if weight is None or weight.ndim != (2 if parsed[0] == "axis" else 3):
-            return "the kernel is not a constant of the right rank"
         shape = edit.dims(node.inputs[0])
         if shape is None:
             return "the input shape is unknown"
+        if parsed[0] == "tensordot":
+            k = parsed[1]
+            if weight is None or list(weight.shape[:k]) != shape[-k:]:
+                return "the kernel is not a constant matching the contracted axes"
+            if not edit.is_static(shape[-k:]) or not edit.dims(node.outputs[0]):
+                return "the contracted axes are not static"
+            return ""
+        if weight is None or weight.ndim != (2 if parsed[0] == "axis" else 3):
+            return "the kernel is not a constant of the right rank"
         if parsed[0] == "grouped":
             groups, cin_g = (weight.shape[1], weight.shape[0]) if parsed[1] == "cgd" else weight.shape[:2]
             if shape[-2:] != [groups, cin_g]:
@@ -95,6 +121,15 @@ class EinsumToMatMul(Rule):
         shape = edit.dims(x)
         weight = edit.const_array(node.inputs[1])
         parsed = parse(edit.string_attr(node, "equation"))
+        if parsed[0] == "tensordot":
+            k = parsed[1]
+            kernel = weight.reshape(int(np.prod(weight.shape[:k])), -1)
+            merged = editor.reshape(x, shape[:-k] + [kernel.shape[0]], before=node)
+            h = editor.node(
+                "MatMul", [merged, editor.constant(np.ascontiguousarray(kernel))], before=node,
+                shape=shape[:-k] + [kernel.shape[1]], dtype=out.dtype,
+            )
+            return [editor.reshape(h, edit.dims(out), before=node)]
         if parsed[0] == "grouped":
             kernel = block_kernel(weight, parsed[1])
             merged = editor.reshape(x, shape[:-2] + [kernel.shape[0]], before=node)
