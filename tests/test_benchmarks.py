@@ -18,6 +18,8 @@ def test_benchmarks_run_in_quick_mode(tmp_path):
     text = out.read_text()
     assert "Conv2D(1x1)" in text
     assert "clone_model + set_weights" in text
+    backends = next(line for line in text.splitlines() if line.startswith("| tensorflow "))
+    assert "not installed" not in backends and "x" in backends  # TensorFlow's row has ratios
     if importlib.util.find_spec("keras_hub") is not None:
         assert "BertBackbone" in text and "conv form (dense_to_conv)" in text
     else:
