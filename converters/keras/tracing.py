@@ -59,7 +59,10 @@ class Trace:
 def _call_record(args, kwargs):
     first = args[0] if args else next(iter(kwargs.values()), None)
     tensors = [t for t in keras.tree.flatten(first) if hasattr(t, "shape")]
-    shape = tuple(tensors[0].shape) if tensors else ()
+    # A free dim is None; JAX's symbolic run gives it as a symbolic dim.
+    shape = tuple(
+        int(d) if isinstance(d, (int, np.integer)) else None for d in tensors[0].shape
+    ) if tensors else ()
     dtype = keras.backend.standardize_dtype(tensors[0].dtype) if tensors else ""
     return Call(shape, dtype, plain_kwargs(kwargs))
 

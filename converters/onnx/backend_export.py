@@ -33,12 +33,25 @@ def export(model, opset, backend):
     out_names = signature.output_names(model)
     specs = signature.input_specs(model)
 
+    if backend == "jax":
+        # Traced as a pure function of the inputs, the weights its constants:
+        # jax2onnx cannot trace a Keras variable read inside the call.
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
+
+        def forward(packed):
+            return model.stateless_call(trainable, non_trainable, packed, training=False)[0]
+    else:
+
+        def forward(packed):
+            return model(packed, training=False)
+
     def call(*args):
         if isinstance(structure, (dict, list, tuple)):
             packed = keras.tree.pack_sequence_as(structure, list(args))
         else:
             packed = args[0]
-        values = signature.output_values(model, model(packed, training=False))
+        values = signature.output_values(model, forward(packed))
         if len(values) != len(out_names):
             raise UserInputError(
                 f"model '{model.name}' returned {len(values)} outputs, expected {len(out_names)}"
@@ -58,8 +71,8 @@ def export(model, opset, backend):
             break
         except UserInputError:
             raise
-        except Exception as error:  # noqa: BLE001 - said below when both fail
-            failure = failure or error
+        except Exception as error:  # noqa: BLE001 - said below when every try fails
+            failure = error  # the last, most static try says what blocks it
     else:
         from .export import EXPORTERS
 
