@@ -613,3 +613,83 @@ def test_real_architectures_conv_and_dense_forms_have_one_fingerprint(name):
     transposes = [sum(n.op_type == "Transpose" for n in p.graph.node) for p in (conv_form, raw_conv)]
     assert transposes[0] <= transposes[1]
     np.testing.assert_allclose(run_onnx(conv_form, x), expected, rtol=1e-4, atol=1e-5)
+
+
+# -- spellings of other exporters (jax2onnx, torch.onnx) ----------------------------------
+
+
+def _graph(nodes, inputs, outputs, initializers, opset):
+    from onnx import helper
+
+    graph = helper.make_graph(nodes, "g", inputs, outputs, initializers)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def _value(name, shape):
+    return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, shape)
+
+
+def test_constant_reduction_axes_count_alike_as_attribute_or_input():
+    """Opset 18 moved ReduceMean's axes from an attribute to an input."""
+    from onnx import helper, numpy_helper
+
+    def mean(axes, opset):
+        if opset < 18:
+            node = helper.make_node("ReduceMean", ["x"], ["y"], axes=axes, keepdims=0)
+            extra = []
+        else:
+            node = helper.make_node("ReduceMean", ["x", "axes"], ["y"], keepdims=0)
+            extra = [numpy_helper.from_array(np.array(axes, np.int64), "axes")]
+        relu = helper.make_node("Relu", ["y"], ["z"])
+        return _graph([node, relu], [_value("x", ["N", 4, 4, 3])], [_value("z", ["N", 3])], extra, opset)
+
+    assert converters.fingerprint(mean([1, 2], 17)) == converters.fingerprint(mean([1, 2], 18))
+    assert converters.fingerprint(mean([1, 2], 18)) != converters.fingerprint(mean([1, 3], 18))
+    text = converters.graph_diff(mean([1, 2], 17), mean([2, 3], 18))
+    assert "axes=[1, 2]" in text and "axes=[2, 3]" in text
+
+
+def test_weights_computed_in_the_graph_are_folded(rng):
+    """jax2onnx feeds a conv its kernel through a Transpose of the weight."""
+    from onnx import helper, numpy_helper
+
+    hwio = rng.normal(size=(1, 1, 3, 5)).astype("float32")
+    oihw = np.ascontiguousarray(hwio.transpose(3, 2, 0, 1))
+    x, y = _value("x", ["N", 3, 4, 4]), _value("y", ["N", 5, 4, 4])
+    computed = _graph(
+        [helper.make_node("Transpose", ["w"], ["k"], perm=[3, 2, 0, 1]), helper.make_node("Conv", ["x", "k"], ["y"])],
+        [x], [y], [numpy_helper.from_array(hwio, "w")], 23,
+    )
+    given = _graph([helper.make_node("Conv", ["x", "k"], ["y"])], [x], [y], [numpy_helper.from_array(oihw, "k")], 17)
+    assert converters.fingerprint(computed) == converters.fingerprint(given)
+    hwio[0, 0, 0, 0] += 1.0
+    changed = _graph(
+        [helper.make_node("Transpose", ["w"], ["k"], perm=[3, 2, 0, 1]), helper.make_node("Conv", ["x", "k"], ["y"])],
+        [x], [y], [numpy_helper.from_array(hwio, "w")], 23,
+    )
+    assert converters.fingerprint(changed) != converters.fingerprint(given)
+
+
+def test_an_einsum_contracting_two_axes_is_the_matmul_it_computes(rng):
+    """EinsumDense's output projection of attention, as jax2onnx keeps it:
+    ``abcd,cde->abe`` (heads and head dim contracted)."""
+    from onnx import helper, numpy_helper
+
+    kernel = rng.normal(size=(2, 4, 8)).astype("float32")
+    x, y = _value("x", ["N", 5, 2, 4]), _value("y", ["N", 5, 8])
+    einsum = _graph(
+        [helper.make_node("Einsum", ["x", "k"], ["y"], equation="abcd,cde->abe")],
+        [x], [y], [numpy_helper.from_array(kernel, "k")], 17,
+    )
+    matmul = _graph(
+        [helper.make_node("Reshape", ["x", "s"], ["f"]), helper.make_node("MatMul", ["f", "k"], ["y"])],
+        [x], [y],
+        [numpy_helper.from_array(np.array([0, 0, 8], np.int64), "s"),
+         numpy_helper.from_array(kernel.reshape(8, 8), "k")], 17,
+    )
+    assert converters.fingerprint(einsum) == converters.fingerprint(matmul)
+    feeds = {"x": rng.normal(size=(2, 5, 2, 4)).astype("float32")}
+    result = converters.compare(einsum, matmul, inputs=feeds)
+    assert result.ok
+    canonical_graph = canonical.canonicalize(einsum)
+    assert "Einsum" not in {n.op_type for n in canonical_graph.graph.node}
