@@ -19,7 +19,8 @@ def test_benchmarks_run_in_quick_mode(tmp_path):
     assert "Conv2D(1x1)" in text
     assert "clone_model + set_weights" in text
     backends = next(line for line in text.splitlines() if line.startswith("| tensorflow "))
-    assert "not installed" not in backends and "x" in backends  # TensorFlow's row has ratios
+    cells = [cell.strip() for cell in backends.split("|")[1:-1]]
+    assert float(cells[1]) > 0 and float(cells[2]) > 0  # TensorFlow's row has its ratios
     if importlib.util.find_spec("keras_hub") is not None:
         assert "BertBackbone" in text and "conv form (dense_to_conv)" in text
     else:
