@@ -122,12 +122,16 @@ _CONCRETE_FREE = (7, 11, 16, 32)
 
 
 def _concrete(model, record, inputs, symbolic):
-    """The `Trace` of one run on concrete inputs (``inputs`` when given).
+    """The `Trace` of runs on concrete inputs (``inputs`` when given).
 
-    Recorded shapes are made general again: the batch is free, and so is
-    every other dim (the channel axis last aside) of the size the drawn
-    inputs gave their free dims; channel counts the record then lacks come
-    from the kernels (`pointwise.input_shape`).
+    Recorded shapes are made general again: the batch is free. Drawn inputs
+    are run at two free lengths the model accepts where it accepts two, and
+    a dim the two runs recorded at different sizes is free (a dim that only
+    happens to equal a length, a head count of 2 beside a length of 2,
+    stays what it is). With one run (the inputs given, or one length
+    accepted), every other dim (the channel axis last aside) of the size
+    the inputs gave their free dims is free. Channel counts the record then
+    lacks come from the kernels (`pointwise.input_shape`).
     """
     from . import signature
 
@@ -135,11 +139,21 @@ def _concrete(model, record, inputs, symbolic):
     if inputs is None and keras.backend.backend() != "tensorflow":
         specs = _eager_specs(model)
     specs = specs or signature.plain_specs(model)
+    has_free = any(d is None for s in specs for d in s.shape[1:])
+    # A length the model was seen to accept (its position table's) first,
+    # then sizes unlike channel counts, then the rows of its tables.
+    lengths = []
+    for n in sorted({s.free for s in specs if s.free}) + list(_CONCRETE_FREE) + (
+        signature._lengths(model) if has_free else []
+    ):
+        if n not in lengths:
+            lengths.append(n)
     tries = [(inputs, None)] if inputs is not None else (
         (signature.sample_inputs(model, specs=[_with_free(s, n) for s in specs]), n)
-        for n in _CONCRETE_FREE  # drawn one at a time, as each is tried
+        for n in lengths  # drawn one at a time, as each is tried
     )
     failure = None
+    runs = []  # (given, free, calls) of the runs that passed
     for given, free in tries:
         calls = {id(layer): [] for layer in record}
 
@@ -152,21 +166,40 @@ def _concrete(model, record, inputs, symbolic):
         except Exception as error:  # noqa: BLE001 - said in the error below
             failure = error
             continue
-        free_sizes = _free_sizes(specs, given) if free is None else {free}
-        for found in calls.values():
+        runs.append((given, free, calls))
+        if free is None or not has_free or len(runs) == 2:
+            break
+    if not runs:
+        text = one_line(failure)
+        raise UserInputError(
+            f"{symbolic}, nor on concrete inputs ({type(failure).__name__}: {text}), so its "
+            "sublayers' calls cannot be read"
+        ) from failure
+    given, free, calls = runs[0]
+    other = runs[1][2] if len(runs) == 2 else {}
+    free_sizes = _free_sizes(specs, given) if free is None else {free}
+    for key, found in calls.items():
+        second = other.get(key)
+        if second is not None and len(second) == len(found):
+            found[:] = [_merged(a, b) for a, b in zip(found, second)]
+        else:
             found[:] = [_generalized(call, free_sizes) for call in found]
-        used = [_with_free(s, free) for s in specs] if free else specs
-        trace = Trace(calls, used)
-        trace.note = (
-            f"{symbolic}; traced on concrete inputs instead "
-            f"({'the inputs given' if inputs is not None else f'free dims {free}'})"
-        )
-        return trace
-    text = one_line(failure)
-    raise UserInputError(
-        f"{symbolic}, nor on concrete inputs ({type(failure).__name__}: {text}), so its "
-        "sublayers' calls cannot be read"
-    ) from failure
+    used = [_with_free(s, free) for s in specs] if free else specs
+    trace = Trace(calls, used)
+    how = "the inputs given" if inputs is not None else (
+        f"free dims {free} and {runs[1][1]}" if len(runs) == 2 else f"free dims {free}"
+    )
+    trace.note = f"{symbolic}; traced on concrete inputs instead ({how})"
+    return trace
+
+
+def _merged(a, b):
+    """One call recorded by two runs at different free lengths: the batch
+    and every dim the runs disagree on is free."""
+    if len(a.shape) != len(b.shape):
+        return _generalized(a, set())
+    dims = tuple(None if i == 0 or x != y else x for i, (x, y) in enumerate(zip(a.shape, b.shape)))
+    return Call(dims, a.dtype, a.kwargs)
 
 
 def _with_free(spec, free):
