@@ -144,6 +144,16 @@ def test_keras_hub_backbones_convert_both_ways(name):
     _assert_same_weights(back, model)
 
 
+@pytest.mark.slow
+def test_keras_hub_bert_exports_both_forms_to_one_fingerprint():
+    """jax2onnx writes BERT with a free batch as a graph onnxruntime cannot
+    run (a Reshape); the export falls back to a static one that runs."""
+    keras_hub = pytest.importorskip("keras_hub")
+    model = keras_hub.models.BertBackbone(**_HUB["BertBackbone"])
+    conv = dense_to_conv(model)
+    assert fingerprint(export_onnx(model)) == fingerprint(export_onnx(conv))
+
+
 def test_integer_inputs_are_drawn_within_the_tables_they_index():
     from keras_1x1.converters.keras import signature
 

@@ -59,21 +59,31 @@ def export(model, opset, backend):
         return tuple(values)
 
     export_one = _jax if backend == "jax" else _torch
-    failure = None
+    failure = proto = None
     # Free dims kept free (one size per axis shared by the inputs), then
     # the batch alone free (an exporter that cannot keep a length symbolic,
     # a position table compared with it, gets the drawn one), then every
     # dim the drawn size (jax2onnx cannot map a reshape to a target computed
     # from a symbolic batch).
+    rejected = None
     for free_lengths in ("free", "batch", "static"):
         try:
             proto = export_one(model, call, specs, in_names, out_names, opset, free_lengths)
-            break
         except UserInputError:
             raise
         except Exception as error:  # noqa: BLE001 - said below when every try fails
             failure = error  # the last, most static try says what blocks it
+            continue
+        # A graph onnxruntime cannot run on the drawn inputs (jax2onnx can
+        # write a Reshape that is wrong for a free batch) gives way to a
+        # more static export; the last one is checked by the caller.
+        if free_lengths == "static" or _runs(proto, specs):
+            break
+        rejected = proto
     else:
+        if rejected is not None:
+            proto = rejected  # the caller names the node onnxruntime rejects
+    if proto is None:
         from .export import EXPORTERS
 
         name = EXPORTERS[backend]
@@ -86,6 +96,21 @@ def export(model, opset, backend):
 
     proto.producer_name = f"keras-1x1 ({EXPORTERS[backend]})"
     return proto
+
+
+def _runs(proto, specs):
+    """Whether onnxruntime runs the graph on inputs drawn from `specs`."""
+    from keras_1x1.numeric import draw_inputs
+
+    from .runtime import make_session, run
+
+    try:
+        drawn = draw_inputs(specs)
+        names = [v.name for v in proto.graph.input]
+        run(make_session(proto, "cpu"), dict(zip(names, drawn.values())))
+    except Exception:  # noqa: BLE001 - onnxruntime's own exceptions
+        return False
+    return True
 
 
 def _dims(spec, free_lengths, free_size):
