@@ -693,3 +693,25 @@ def test_an_einsum_contracting_two_axes_is_the_matmul_it_computes(rng):
     assert result.ok
     canonical_graph = canonical.canonicalize(einsum)
     assert "Einsum" not in {n.op_type for n in canonical_graph.graph.node}
+
+
+def test_an_einsum_whose_kernel_contracts_a_middle_axis_is_its_matmul(rng):
+    """Gemma's query projection ``btd,ndh->btnh``: the contracted axis is the
+    kernel's second; the kernel is read in the order the MatMul wants."""
+    from onnx import helper, numpy_helper
+
+    kernel = rng.normal(size=(2, 8, 4)).astype("float32")  # (heads, model dim, head dim)
+    x, y = _value("x", ["N", 5, 8]), _value("y", ["N", 5, 2, 4])
+    einsum = _graph(
+        [helper.make_node("Einsum", ["x", "k"], ["y"], equation="btd,ndh->btnh")],
+        [x], [y], [numpy_helper.from_array(kernel, "k")], 17,
+    )
+    matmul = _graph(
+        [helper.make_node("MatMul", ["x", "k"], ["f"]), helper.make_node("Reshape", ["f", "s"], ["y"])],
+        [x], [y],
+        [numpy_helper.from_array(np.ascontiguousarray(kernel.transpose(1, 0, 2).reshape(8, 8)), "k"),
+         numpy_helper.from_array(np.array([0, 0, 2, 4], np.int64), "s")], 17,
+    )
+    assert converters.fingerprint(einsum) == converters.fingerprint(matmul)
+    feeds = {"x": rng.normal(size=(2, 5, 8)).astype("float32")}
+    assert converters.compare(einsum, matmul, inputs=feeds).ok

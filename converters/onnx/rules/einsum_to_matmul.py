@@ -62,19 +62,24 @@ def parse(equation):
 
 
 def _tensordot(a, b, out):
-    """``("tensordot", k)`` for ``PK,KR->PR``: the input's last k axes
-    contracted with the kernel's first k, the kernel's other axes appended
-    (Keras' EinsumDense of an attention projection, ``abc,cde->abde`` and
-    ``abcd,cde->abe``), or None."""
-    if "..." in a or len(set(a + b)) != len(a) + len(b) - sum(ch in a for ch in b):
+    """``("tensordot", k, perm)`` for ``PK,K'R'->PR``: the input's last k
+    axes contracted with k axes of the kernel, the kernel's other axes
+    appended in the output (Keras' EinsumDense of an attention projection:
+    ``abc,cde->abde``, ``abcd,cde->abe``, Gemma's ``btd,ndh->btnh``), or
+    None. ``perm`` orders the kernel's axes as the contracted ones in the
+    input's order, then the others in the output's."""
+    if "..." in a or len(set(a)) != len(a) or len(set(b)) != len(b):
         return None
-    for k in range(1, min(len(a), len(b))):
-        contracted, rest = b[:k], b[k:]
-        if a[-k:] == contracted and out == a[:-k] + rest and not set(rest) & set(a):
-            if k == 1 and len(rest) == 1:
-                return None  # the "axis" case
-            return ("tensordot", k)
-    return None
+    shared = [ch for ch in a if ch in b]
+    k = len(shared)
+    if not k or a[len(a) - k:] != "".join(shared) or any(ch in out for ch in shared):
+        return None
+    rest = [ch for ch in out if ch in b]
+    if len(rest) != len(b) - k or not rest or out != a[: len(a) - k] + "".join(rest):
+        return None
+    if k == 1 and len(rest) == 1:
+        return None  # the "axis" case
+    return ("tensordot", k, tuple(b.index(ch) for ch in shared + rest))
 
 
 def block_kernel(weight, layout):
@@ -102,6 +107,7 @@ class EinsumToMatMul(Rule):
             return "the input shape is unknown"
         if parsed[0] == "tensordot":
             k = parsed[1]
+            weight = None if weight is None else weight.transpose(parsed[2])
             if weight is None or list(weight.shape[:k]) != shape[-k:]:
                 return "the kernel is not a constant matching the contracted axes"
             if not edit.is_static(shape[-k:]) or not edit.dims(node.outputs[0]):
@@ -123,6 +129,7 @@ class EinsumToMatMul(Rule):
         parsed = parse(edit.string_attr(node, "equation"))
         if parsed[0] == "tensordot":
             k = parsed[1]
+            weight = weight.transpose(parsed[2])
             kernel = weight.reshape(int(np.prod(weight.shape[:k])), -1)
             merged = editor.reshape(x, shape[:-k] + [kernel.shape[0]], before=node)
             h = editor.node(
