@@ -287,3 +287,19 @@ def test_the_same_weights_get_the_same_fingerprint_from_tensorflow(tmp_path):
     result = _run(code, KERAS_BACKEND="tensorflow")
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == here
+
+
+@other_backends
+def test_a_model_the_exporter_refuses_is_one_line_naming_the_exporter(monkeypatch):
+    from keras_1x1.converters.onnx import backend_export
+    from keras_1x1.errors import UserInputError
+
+    def refuse(*args):
+        raise RuntimeError("no lowering for this op\nsecond line")
+
+    monkeypatch.setattr(backend_export, "_jax" if BACKEND == "jax" else "_torch", refuse)
+    with pytest.raises(UserInputError) as info:
+        export_onnx(_cnn())
+    message = str(info.value)
+    assert message.startswith(f"{EXPORTER} cannot export model 'cnn': RuntimeError: no lowering")
+    assert "\n" not in message

@@ -160,7 +160,7 @@ def sample_inputs(model, *, seed=0, shapes=None, specs=None):
     return pack_inputs(model, draw_inputs(specs, seed))
 
 
-def _lengths(model):
+def free_lengths(model):
     """Free lengths to try when the drawn ones are refused: the rows of the
     model's tables (a position table read whole fixes the length), then
     short ones; 1 last (it broadcasts against anything)."""
@@ -174,12 +174,12 @@ def _lengths(model):
 def accepted(model, specs=None):
     """``(specs, inputs, outputs)`` for drawn inputs the model runs on: its
     specs as read (or ``specs``), else with the free dims at each length of
-    `_lengths` in turn (each spec's ``why`` says so). Raises the first
+    `free_lengths` in turn (each spec's ``why`` says so). Raises the first
     failure when the model runs on none."""
     specs = input_specs(model) if specs is None else list(specs)
     free = [any(d is None for d in spec.shape[1:]) for spec in specs]
     first = None
-    for length in [None] + (_lengths(model) if any(free) else []):
+    for length in [None] + (free_lengths(model) if any(free) else []):
         tried = specs if length is None else [
             dataclasses.replace(
                 spec, free=length,

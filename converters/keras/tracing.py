@@ -144,7 +144,7 @@ def _concrete(model, record, inputs, symbolic):
     # then sizes unlike channel counts, then the rows of its tables.
     lengths = []
     for n in sorted({s.free for s in specs if s.free}) + list(_CONCRETE_FREE) + (
-        signature._lengths(model) if has_free else []
+        signature.free_lengths(model) if has_free else []
     ):
         if n not in lengths:
             lengths.append(n)
@@ -253,7 +253,7 @@ def _eager_specs(model, seed=0):
         return None
     tables = {id(v): v for v in model.weights}
     has_free = any(d is None for spec in base for d in spec.shape[1:])
-    for length in [None] + (signature._lengths(model) if has_free else []):
+    for length in [None] + (signature.free_lengths(model) if has_free else []):
         probe = [
             dataclasses.replace(spec, free=length, **({"low": 0, "high": 2} if _is_integer(spec) else {}))
             for spec in base
@@ -284,26 +284,8 @@ def _specs_from_lookups(base, drawn, lookups, tables, length):
             if _is_integer(spec) and given.size == values.size and np.array_equal(given, values):
                 if i not in high or rows < high[i][0]:
                     high[i] = (rows, variable)
-    specs = []
-    for i, spec in enumerate(base):
-        why, low, hi = [], None, None
-        if _is_integer(spec):
-            if i in high:
-                rows, variable = high[i]
-                low, hi = 0, rows
-                why.append(f"indexes the table '{variable.path}' of {rows} rows")
-            else:
-                low, hi = 1, 2
-                why.append("indexes no table: a mask of ones")
-        elif spec.dtype == "bool":
-            low, hi = 1, 2
-            why.append("a mask of ones")
-        free = None
-        if length is not None and any(d is None for d in spec.shape[1:]):
-            free = length
-            why.append(f"free dims {length}: the model refuses the first draw")
-        specs.append(InputSpec(spec.name, spec.shape, spec.dtype, low, hi, free, "; ".join(why)))
-    return specs
+    why = f"free dims {length}: the model refuses the first draw" if length is not None else ""
+    return _ranged_specs(base, high, length, why)
 
 
 # -- reading the backend graph ------------------------------------------------------
@@ -471,11 +453,18 @@ def _input_specs(model, flat, placeholders):
     if cap is not None and cap[0] < FREE_DIM:
         free = int(cap[0])
         free_why = f"free dims {free}: the table '{cap[1].path}' has {free} positions"
+    return _ranged_specs(base, high, free, free_why)
+
+
+def _ranged_specs(base, high, free, free_why):
+    """`base` with the ranges of `high` (``{input index: (rows, table or None
+    for a one-hot)}``): other integer and bool inputs are masks of ones; the
+    free dims are `free` (``free_why`` says why)."""
     specs = []
     for i, spec in enumerate(base):
         why = []
         low = hi = None
-        if spec.dtype.startswith(("int", "uint")) or spec.dtype == "bool":
+        if _is_integer(spec) or spec.dtype == "bool":
             if i in high:
                 rows, variable = high[i]
                 low, hi = 0, int(rows)

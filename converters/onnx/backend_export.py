@@ -12,9 +12,14 @@ names, the batch dim is free, and other free dims stay free where the
 exporter can keep them (else they take the sizes of the drawn inputs).
 """
 
+import contextlib
+import io
+
 import numpy as np
 
 from keras_1x1.errors import UserInputError, one_line
+
+from .export import EXPORTERS, feeds, model_outputs
 
 # What each exporter writes when no opset is asked for, and the oldest opset
 # it writes.
@@ -23,16 +28,14 @@ MIN_OPSET = {"jax": 18, "torch": 18}
 
 
 def export(model, opset, backend):
-    """``(onnx.ModelProto, exporter name)`` of `model` on `backend`."""
-    import keras
-
+    """``(onnx.ModelProto, input specs it was drawn for)`` of `model` on `backend`."""
     from ..keras import signature
 
-    structure, flat = signature.input_structure(model)
+    structure, _ = signature.input_structure(model)
     in_names = signature.input_names(model)
     out_names = signature.output_names(model)
     specs = signature.input_specs(model)
-
+    forward = None
     if backend == "jax":
         # Traced as a pure function of the inputs, the weights its constants:
         # jax2onnx cannot trace a Keras variable read inside the call.
@@ -41,22 +44,9 @@ def export(model, opset, backend):
 
         def forward(packed):
             return model.stateless_call(trainable, non_trainable, packed, training=False)[0]
-    else:
-
-        def forward(packed):
-            return model(packed, training=False)
 
     def call(*args):
-        if isinstance(structure, (dict, list, tuple)):
-            packed = keras.tree.pack_sequence_as(structure, list(args))
-        else:
-            packed = args[0]
-        values = signature.output_values(model, forward(packed))
-        if len(values) != len(out_names):
-            raise UserInputError(
-                f"model '{model.name}' returned {len(values)} outputs, expected {len(out_names)}"
-            )
-        return tuple(values)
+        return tuple(model_outputs(model, structure, out_names, args, forward))
 
     export_one = _jax if backend == "jax" else _torch
     failure = proto = None
@@ -84,47 +74,38 @@ def export(model, opset, backend):
         if rejected is not None:
             proto = rejected  # the caller names the node onnxruntime rejects
     if proto is None:
-        from .export import EXPORTERS
-
-        name = EXPORTERS[backend]
         raise UserInputError(
-            f"{name} cannot export model '{model.name}': {type(failure).__name__}: "
-            f"{one_line(failure)}"
+            f"{EXPORTERS[backend]} cannot export model '{model.name}': "
+            f"{type(failure).__name__}: {one_line(failure)}"
         ) from failure
     _name_outputs(proto, out_names)
-    from .export import EXPORTERS
-
     proto.producer_name = f"keras-1x1 ({EXPORTERS[backend]})"
-    return proto
+    return proto, specs
 
 
 def _runs(proto, specs):
     """Whether onnxruntime runs the graph on inputs drawn from `specs`."""
-    from keras_1x1.numeric import draw_inputs
-
     from .runtime import make_session, run
 
     try:
-        drawn = draw_inputs(specs)
-        names = [v.name for v in proto.graph.input]
-        run(make_session(proto, "cpu"), dict(zip(names, drawn.values())))
+        run(make_session(proto, "cpu"), feeds(proto, specs))
     except Exception:  # noqa: BLE001 - onnxruntime's own exceptions
         return False
     return True
 
 
-def _dims(spec, free_lengths, free_size):
+def _dims(spec, free_lengths):
     """The export shape of one input: the batch free ("batch") unless
     `free_lengths` is "static", other free dims "length<axis>" (shared by the
     inputs) when it is "free", else the drawn sizes."""
-    from keras_1x1.numeric import BATCH
+    from keras_1x1.numeric import BATCH, FREE_DIM
 
     dims = []
     for axis, dim in enumerate(spec.shape):
         if axis == 0:
             dims.append("batch" if free_lengths != "static" else BATCH)
         elif dim is None:
-            dims.append(f"length{axis}" if free_lengths == "free" else free_size(spec))
+            dims.append(f"length{axis}" if free_lengths == "free" else spec.free or FREE_DIM)
         else:
             dims.append(int(dim))
     return dims
@@ -134,11 +115,11 @@ def _jax(model, call, specs, in_names, out_names, opset, free_lengths):
     import jax
     from jax2onnx import to_onnx
 
-    from keras_1x1.numeric import FREE_DIM, dtype_name
+    from keras_1x1.numeric import dtype_name
 
     inputs = [
         jax.ShapeDtypeStruct(
-            tuple(_dims(spec, free_lengths, lambda s: s.free or FREE_DIM)),
+            tuple(_dims(spec, free_lengths)),
             np.dtype(dtype_name(spec.dtype)),
         )
         for spec in specs
@@ -186,26 +167,12 @@ def _torch(model, call, specs, in_names, out_names, opset, free_lengths):
     if opset is not None:
         kwargs["opset_version"] = opset
     module = Exported().eval()
-    with warnings.catch_warnings(), _quiet_torch():
+    # torch.onnx prints its progress (and emoji) to stdout.
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         program = torch.onnx.export(module, args, **kwargs)
     program.optimize()
     return program.model_proto
-
-
-class _quiet_torch:
-    """torch.onnx prints its progress (and emoji) to stdout."""
-
-    def __enter__(self):
-        import contextlib
-        import io
-
-        self._redirect = contextlib.redirect_stdout(io.StringIO())
-        self._redirect.__enter__()
-
-    def __exit__(self, *exc):
-        self._redirect.__exit__(*exc)
-        return False
 
 
 def _name_outputs(proto, out_names):

@@ -123,18 +123,30 @@ def keras_function(model):
         specs.append(tf.TensorSpec(shape, dtype, name=_tf_name(name)))
 
     def call(*args):
-        if isinstance(structure, (dict, list, tuple)):
-            packed = keras.tree.pack_sequence_as(structure, list(args))
-        else:
-            packed = args[0]
-        values = signature.output_values(model, model(packed, training=False))
-        if len(values) != len(out_names):
-            raise UserInputError(
-                f"model '{model.name}' returned {len(values)} outputs, expected {len(out_names)}"
-            )
-        return dict(zip(out_names, values))
+        return dict(zip(out_names, model_outputs(model, structure, out_names, args)))
 
     return tf.function(call, input_signature=specs, autograph=False), specs, in_names, out_names
+
+
+def model_outputs(model, structure, out_names, args, forward=None):
+    """The model's outputs on flat input ``args``, in the order of
+    `out_names`; ``forward(packed inputs)`` runs it (default: its inference
+    call)."""
+    import keras
+
+    from ..keras import signature
+
+    if isinstance(structure, (dict, list, tuple)):
+        packed = keras.tree.pack_sequence_as(structure, list(args))
+    else:
+        packed = args[0]
+    result = forward(packed) if forward is not None else model(packed, training=False)
+    values = signature.output_values(model, result)
+    if len(values) != len(out_names):
+        raise UserInputError(
+            f"model '{model.name}' returned {len(values)} outputs, expected {len(out_names)}"
+        )
+    return values
 
 
 def _convert(model, opset):
@@ -180,9 +192,9 @@ def _convert_other(model, opset, backend):
     if not isinstance(model, keras.Model):
         raise UserInputError(f"expected a keras.Model, got {type(model).__name__}")
     internals.check()
-    proto = backend_export.export(model, opset, backend)
+    proto, specs = backend_export.export(model, opset, backend)
     _check_converted(proto, model, EXPORTERS[backend])
-    _check_runs(proto, model)
+    _check_runs(proto, model, specs)
     return proto
 
 
@@ -312,26 +324,29 @@ def _check_converted(proto, model, exporter="tf2onnx"):
         )
 
 
-def _check_runs(proto, model):
-    """Refuse graphs onnxruntime cannot load, or cannot run on inputs drawn
-    from the model's input specs (integer ranges from its tables, lengths
-    within its position tables): one line names the node and its op."""
+def feeds(proto, specs):
+    """Inputs drawn from `specs`, by the graph's input names (in order, where
+    the graph names them otherwise)."""
     from keras_1x1.numeric import draw_inputs
 
+    names = [v.name for v in proto.graph.input]
+    drawn = draw_inputs(specs)
+    if set(names) - set(drawn) and len(names) == len(specs):
+        drawn = dict(zip(names, drawn.values()))
+    return drawn
+
+
+def _check_runs(proto, model, specs=None):
+    """Refuse graphs onnxruntime cannot load, or cannot run on inputs drawn
+    from the model's input specs (``specs``, or read from the model: integer
+    ranges from its tables, lengths within its position tables): one line
+    names the node and its op."""
     from ..keras import signature
     from .runtime import make_session, run
 
-    names = [v.name for v in proto.graph.input]
-
-    def feeds(specs):
-        drawn = draw_inputs(specs)
-        if set(names) - set(drawn) and len(names) == len(specs):
-            drawn = dict(zip(names, drawn.values()))
-        return drawn
-
-    specs = signature.input_specs(model)
+    specs = signature.input_specs(model) if specs is None else specs
     try:
-        run(make_session(proto, "cpu"), feeds(specs))
+        run(make_session(proto, "cpu"), feeds(proto, specs))
         return
     except Exception as error:  # noqa: BLE001 - onnxruntime's own exceptions
         failure = error
@@ -343,7 +358,7 @@ def _check_runs(proto, model):
         accepted = None
     if accepted is not None and accepted != specs:
         try:
-            run(make_session(proto, "cpu"), feeds(accepted))
+            run(make_session(proto, "cpu"), feeds(proto, accepted))
             return
         except Exception as error:  # noqa: BLE001
             failure = error
