@@ -270,15 +270,25 @@ def test_tensorflow_is_never_imported(tmp_path):
     assert ours == []  # Keras may look for TensorFlow; keras-1x1 never imports it
 
 
+def _attention_any_length():
+    """MultiHeadAttention on tokens of any length, biases not zero: tf2onnx
+    merges its heads into the batch, torch.onnx splits its scale on q and k."""
+    tokens = keras.Input((None, 8), name="tokens")
+    attention = keras.layers.MultiHeadAttention(2, 4, bias_initializer="random_normal")
+    return keras.Model(tokens, attention(tokens, tokens), name="attention_any_length")
+
+
 @other_backends
-def test_the_same_weights_get_the_same_fingerprint_from_tensorflow(tmp_path):
-    """One CNN, saved once: tf2onnx's export (in a TensorFlow process) and
+@pytest.mark.parametrize("make", [_cnn, _attention_any_length], ids=["cnn", "attention"])
+def test_the_same_weights_get_the_same_fingerprint_from_tensorflow(tmp_path, make):
+    """One model, saved once: tf2onnx's export (in a TensorFlow process) and
     this backend's exporter give one canonical graph."""
     pytest.importorskip("tensorflow")
-    model = _cnn()
-    path = tmp_path / "cnn.keras"
+    model = make()
+    path = tmp_path / "model.keras"
     model.save(path)
-    here = fingerprint(export_onnx(conv_to_dense(keras.saving.load_model(path))))
+    convert = conv_to_dense if make is _cnn else dense_to_conv
+    here = fingerprint(export_onnx(convert(keras.saving.load_model(path))))
     code = f"""
     import keras
     from keras_1x1.converters import export_onnx, fingerprint

@@ -715,3 +715,131 @@ def test_an_einsum_whose_kernel_contracts_a_middle_axis_is_its_matmul(rng):
     assert converters.fingerprint(einsum) == converters.fingerprint(matmul)
     feeds = {"x": rng.normal(size=(2, 5, 8)).astype("float32")}
     assert converters.compare(einsum, matmul, inputs=feeds).ok
+
+
+def _attention_graph(*, merged, split_scale, scale=0.5, free=False, heads=2, dim=4):
+    """Scaled dot-product attention on projected ``q``, ``k``, ``v`` of
+    shape (N, S, heads, dim), spelled as the exporters spell it: with the
+    heads as a batch axis (jax2onnx, torch.onnx) or merged into the batch
+    (tf2onnx), the scale after ``q @ k^T`` or split as its square root on
+    ``q`` and ``k`` (torch.onnx's scaled_dot_product_attention)."""
+    from onnx import helper, numpy_helper
+
+    length = "S" if free else 5
+    shape = ["N", length, heads, dim]
+    nodes, inits = [], []
+
+    def const(name, array):
+        inits.append(numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def node(op, inputs, output, **attrs):
+        nodes.append(helper.make_node(op, inputs, [output], **attrs))
+        return output
+
+    def merge(x, last):
+        """(N, H, a, b) -> (N*H, a, b), its target read off the graph when free."""
+        if free:
+            s = node("Shape", ["q"], f"{x}_len", start=1, end=2)
+            dims = [const(f"{x}_m1", np.array([-1], np.int64))]
+            dims += [s, const(f"{x}_d", np.array([dim], np.int64))] if last == "d" else [
+                const(f"{x}_d", np.array([dim], np.int64)), s]
+            target = node("Concat", dims, f"{x}_target", axis=0)
+        else:
+            target = const(f"{x}_target", np.array([-1, 5, dim] if last == "d" else [-1, dim, 5], np.int64))
+        return node("Reshape", [x, target], f"{x}_merged")
+
+    root = np.float32(np.sqrt(scale))
+    q = node("Transpose", ["q"], "qt", perm=[0, 2, 1, 3])
+    v = node("Transpose", ["v"], "vt", perm=[0, 2, 1, 3])
+    if merged:
+        k = merge(node("Transpose", ["k"], "kt", perm=[0, 2, 3, 1]), "s")
+        q, v = merge(q, "d"), merge(v, "d")
+    else:
+        k = node("Transpose", ["k"], "kt", perm=[0, 2, 3, 1])
+    if split_scale:
+        q = node("Mul", [q, const("root_q", root)], "q_scaled")
+        k = node("Mul", [k, const("root_k", root)], "k_scaled")
+        scores = node("MatMul", [q, k], "scores")
+    else:
+        scores = node("Mul", [node("MatMul", [q, k], "raw"), const("scale", np.float32(scale))], "scores")
+    weights = node("Softmax", [scores], "weights", axis=-1)
+    out = node("MatMul", [weights, v], "heads_out")
+    if merged:
+        if free:
+            n = node("Shape", ["q"], "batch", end=1)
+            s = node("Shape", ["q"], "len_out", start=1, end=2)
+            target = node("Concat", [n, const("h", np.array([heads], np.int64)), s,
+                                     const("dd", np.array([dim], np.int64))], "split_target", axis=0)
+        else:
+            target = const("split_target", np.array([-1, heads, 5, dim], np.int64))
+        out = node("Reshape", [out, target], "split")
+    node("Transpose", [out], "y", perm=[0, 2, 1, 3])
+    inputs = [_value(name, shape) for name in "qkv"]
+    return _graph(nodes, inputs, [_value("y", shape)], inits, 17)
+
+
+@pytest.mark.parametrize("free", [False, True], ids=["static", "free"])
+def test_attention_spelled_by_any_exporter_has_one_fingerprint(rng, free):
+    """Heads merged into the batch or kept as an axis, the scale after the
+    product or split on q and k: one canonical graph, the outputs alike."""
+    spellings = {
+        (merged, split): _attention_graph(merged=merged, split_scale=split, free=free)
+        for merged in (False, True) for split in (False, True)
+    }
+    prints = {key: converters.fingerprint(g) for key, g in spellings.items()}
+    assert len(set(prints.values())) == 1, prints
+    length = 7 if free else 5
+    feeds = {n: rng.normal(size=(2, length, 2, 4)).astype("float32") for n in "qkv"}
+    reference = spellings[(False, False)]
+    for key, graph in spellings.items():
+        assert converters.compare(reference, graph, inputs=feeds).ok, key
+    canonical_graph = canonical.canonicalize(spellings[(True, True)])
+    ops = [n.op_type for n in canonical_graph.graph.node]
+    assert ops.count("Mul") == 1 and "Shape" not in ops
+    # Another scale is another function.
+    other = _attention_graph(merged=True, split_scale=True, free=free, scale=0.25)
+    assert converters.fingerprint(other) != prints[(False, False)]
+
+
+def test_one_head_attention_keeps_no_unit_head_axis(rng):
+    """One head: an exporter that keeps the unit head axis and one that drops it."""
+    with_axis = _attention_graph(merged=False, split_scale=False, heads=1, dim=8)
+    from onnx import helper, numpy_helper
+
+    x = _value("x", ["N", 5, 8])
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["xt"], perm=[0, 2, 1]),
+        helper.make_node("MatMul", ["x", "xt"], ["raw"]),
+        helper.make_node("Mul", ["raw", "scale"], ["scores"]),
+        helper.make_node("Softmax", ["scores"], ["w"], axis=-1),
+        helper.make_node("MatMul", ["w", "x"], ["y"]),
+    ]
+    without = _graph(nodes, [x], [_value("y", ["N", 5, 8])],
+                     [numpy_helper.from_array(np.float32(0.5), "scale")], 17)
+    # The same computation with the head axis: q = k = v = x as (N, 5, 1, 8).
+    reshape = [helper.make_node("Reshape", ["x", "s"], [n]) for n in "qkv"]
+    graph = with_axis.graph
+    nodes = reshape + list(graph.node)
+    nodes[-1] = helper.make_node("Transpose", [nodes[-1].input[0]], ["t"], perm=[0, 2, 1, 3])
+    nodes.append(helper.make_node("Reshape", ["t", "back"], ["y"]))
+    inits = list(graph.initializer) + [
+        numpy_helper.from_array(np.array([0, 5, 1, 8], np.int64), "s"),
+        numpy_helper.from_array(np.array([0, 5, 8], np.int64), "back"),
+    ]
+    kept = _graph(nodes, [x], [_value("y", ["N", 5, 8])], inits, 17)
+    assert converters.fingerprint(kept) == converters.fingerprint(without)
+    feeds = {"x": rng.normal(size=(2, 5, 8)).astype("float32")}
+    assert converters.compare(kept, without, inputs=feeds).ok
+
+
+def test_a_split_scale_is_read_as_the_scale_it_was_split_from():
+    from keras_1x1.converters.onnx.rules.scalar_factors import simplest_product
+
+    for dim in range(1, 1025):
+        scale = np.float32(1 / np.sqrt(dim))
+        root = np.float32(np.sqrt(1 / np.sqrt(dim)))
+        assert simplest_product(root, root) == scale, dim
+    # Any other product is the float32 nearest to the exact one.
+    a, b = np.float32(0.3), np.float32(0.7)
+    assert simplest_product(a, b) == np.float32(float(a) * float(b))

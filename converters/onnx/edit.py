@@ -210,11 +210,15 @@ class Editor:
             found = None
             for source in sources:
                 own = dims(source) or []
-                if d in own:
+                if d != "?" and d in own:
                     found = (source, own.index(d))
                     break
             if found is None:
-                return None
+                # One dim no value has (heads merged into a free batch): the
+                # one the others leave, -1.
+                if -1 in entries:
+                    return None
+                found = -1
             entries.append(found)
         return ("dynamic", tuple(entries))
 
@@ -227,10 +231,10 @@ class Editor:
             return False
         if reshape_target(source, shape) is not None:
             return True
-        known = set(d for d in source if not isinstance(d, int))
+        known = set(d for d in source if not isinstance(d, int)) - {"?"}
         for value in self.graph.inputs:
-            known.update(d for d in (dims(value) or []) if not isinstance(d, int))
-        return all(isinstance(d, int) or d in known for d in shape)
+            known.update(d for d in (dims(value) or []) if not isinstance(d, int) and d != "?")
+        return sum(1 for d in shape if not isinstance(d, int) and d not in known) <= 1 and -1 not in shape
 
     def build_target(self, spec, *, before):
         """The target value of a `target_spec`: a constant, or the dims read

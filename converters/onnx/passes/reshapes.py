@@ -153,6 +153,42 @@ def _split(source, target):
     return None
 
 
+def _groups(source, target):
+    """For each axis of `target`, the run of `source` axes a Reshape from
+    `source` merges into it (unit axes of `source` join a neighbour's run);
+    None unless the Reshape only merges runs of axes (a split, or a unit
+    axis of `target` made from nothing, is not one).
+
+    Sizes are compared at both probe sizes of the symbolic dims (`shapes`).
+    """
+    if len(target) > len(source):
+        return None
+    groups, i = [], 0
+    for d in target:
+        run = []
+        while i < len(source):
+            run.append(i)
+            i += 1
+            sizes = [(_size([source[a] for a in run], p), _size([d], p)) for p in (0, 1)]
+            if any(a is None or b is None for a, b in sizes):
+                return None
+            if all(a == b for a, b in sizes):
+                break
+            if any(a > b for a, b in sizes):
+                return None
+        else:
+            if not run or any(
+                _size([source[a] for a in run], p) != _size([d], p) for p in (0, 1)
+            ):
+                return None
+        groups.append(run)
+    if i < len(source):
+        if not groups or any(source[a] != 1 for a in range(i, len(source))):
+            return None
+        groups[-1].extend(range(i, len(source)))
+    return groups
+
+
 class Reshapes:
     def __init__(self, model):
         self.graph = model.graph
@@ -341,7 +377,12 @@ class Reshapes:
             return False
         dropped = [i for i, d in enumerate(shape) if d == 1]
         if node.op_type == "MatMul":
-            dropped = [i for i in dropped if i != len(shape) - 1]
+            if edit.const_array(node.inputs[1]) is None:
+                # A product of two tensors: unit batch axes only (its rows
+                # and columns are the two operands' own).
+                dropped = [i for i in dropped if i < len(shape) - 2]
+            else:
+                dropped = [i for i in dropped if i != len(shape) - 1]
         elif node.op_type in _AXIS_OPS:
             axis = edit.int_attr(node, "axis", -1)
             axis = axis + len(shape) if axis < 0 else axis
@@ -432,9 +473,15 @@ class Reshapes:
             plan = [(i, edit.rank(v)) for i, v in enumerate(inputs)]
         elif op == "MatMul":
             weight = edit.const_array(inputs[1])
-            if weight is None or weight.ndim != 2 or r - 1 in dropped:
+            if weight is None:
+                ranks = [edit.rank(v) for v in inputs]
+                if any(k is None or k < 3 for k in ranks) or any(a >= r - 2 for a in dropped):
+                    return None
+                plan = [(0, ranks[0]), (1, ranks[1])]
+            elif weight.ndim != 2 or r - 1 in dropped:
                 return None
-            plan = [(0, r)]
+            else:
+                plan = [(0, r)]
         elif op in _AXIS_OPS:
             axis = edit.int_attr(producer, "axis", -1)
             axis = axis + r if axis < 0 else axis
@@ -474,6 +521,28 @@ class Reshapes:
             inputs[i] = drop(inputs[i], rank)
         shape = [d for a, d in enumerate(edit.dims(y)) if a not in dropped]
         return self.editor.like(producer, inputs, before=before, attributes=attributes, shape=shape)
+
+    def _unmerged(self, value, source, target):
+        """``(lead, (rows, cols))`` when a Reshape of `value` (dims `source`)
+        to `target` (rank 3 or more) only merges the axes before the last
+        two into ``target[:-2]``: `lead` the axes it merges and ``(rows,
+        cols)`` the last two, the dims `value` is read as (unit axes
+        dropped); None otherwise."""
+        if source is None or target is None or len(target) < 3:
+            return None
+        groups = _groups(source, target)
+        if groups is None:
+            return None
+        lead = [source[a] for g in groups[:-2] for a in g]
+        if not lead or len(lead) == len(target) - 2:
+            return None
+        for g, d in zip(groups[-2:], target[-2:]):
+            if [source[a] for a in g if source[a] != 1] not in ([d], [] if d == 1 else None):
+                return None
+        wanted = lead + list(target[-2:])
+        if wanted != list(source) and not self.editor.can_reshape(value, wanted):
+            return None
+        return lead, tuple(target[-2:])
 
     @staticmethod
     def _has_view(value, shape, wanted):
@@ -554,6 +623,51 @@ class Reshapes:
             if weight is None or weight.ndim != 2 or source[-1] != target[-1]:
                 return False
             shape = source[:-1] + [weight.shape[1]]
+        elif op == "Transpose" and _groups(source, target) is not None and (
+            [d for d in source if d != 1] != [d for d in target if d != 1]
+        ):
+            # A Reshape that merges runs of axes commutes with a transpose
+            # that moves the merged axes whole (heads merged into the batch,
+            # then the last two axes swapped): move the runs, then merge.
+            perm = edit.ints_attr(consumer, "perm")
+            groups = _groups(source, target)
+            if perm is None:
+                return False
+            new_perm = [a for p in perm for a in groups[p]]
+            if not self.editor.can_reshape_dims(edit.permuted(source, new_perm), after):
+                return False
+            moved = self.editor.transpose(x, new_perm, before=consumer)
+            self.editor.replace(result, self.editor.reshape(moved, after, before=consumer))
+            self._drop(consumer)
+            self._drop(reshape)
+            return True
+        elif op == "MatMul" and edit.const_array(inputs[1 - index]) is None:
+            # A batched product of two operands whose batch axes were merged
+            # alike: the product of the unmerged ones, merged after.
+            other = inputs[1 - index].producer()
+            if other is None or other.op_type != "Reshape" or other.domain not in ("", "ai.onnx"):
+                return False
+            operands = [None, None]
+            operands[index] = (x, source, target)
+            operands[1 - index] = (other.inputs[0], edit.dims(other.inputs[0]), edit.dims(other.outputs[0]))
+            unmerged = [self._unmerged(*operand) for operand in operands]
+            if None in unmerged or unmerged[0][0] != unmerged[1][0] or operands[0][2][:-2] != operands[1][2][:-2]:
+                return False
+            (lead, (rows, inner)), (_, (inner_b, cols)) = unmerged
+            if inner != inner_b:
+                return False
+            shape = lead + [rows, cols]
+            if not self.editor.can_reshape_dims(shape, after):
+                return False
+            for i, (value, dims_in, _) in enumerate(operands):
+                wanted = unmerged[i][0] + list(unmerged[i][1])
+                inputs[i] = value if dims_in == wanted else self.editor.reshape(value, wanted, before=consumer)
+            moved = self.editor.like(consumer, inputs, before=consumer, shape=shape)
+            self.editor.replace(result, self.editor.reshape(moved, after, before=consumer))
+            self._drop(consumer)
+            self._drop(reshape)
+            self._drop(other)
+            return True
         elif op == "Transpose" and [d for d in source if d != 1] == [d for d in target if d != 1]:
             # A Reshape that only adds or drops unit axes commutes with a
             # transpose: move the axes that are not 1 first, then reshape.

@@ -18,7 +18,8 @@ into them:
   pooling as a Slice, global pooling as a reduction, Squeeze / Unsqueeze /
   Flatten as Reshape, one spelling of Slice, reductions (a reduction over
   unit axes as a Reshape), Conv attributes and constant operands (a
-  uniform one as a scalar), no-op arithmetic removed;
+  uniform one as a scalar), no-op arithmetic removed, scalar factors of a
+  product of two tensors (an attention scale) gathered after it;
 - `FUSION`: per-channel scales and offsets after a pointwise MatMul folded
   into its weights and bias;
 - `CONV_FORM`: the deployment form with pointwise ops as NCHW Conv 1x1
@@ -110,6 +111,7 @@ def spelling_rules():
         reduce_normalize,
         reduce_unit_axes,
         resize_scales,
+        scalar_factors,
         slice_normalize,
         squeeze_to_reshape,
         sub_constant_to_add,
@@ -136,6 +138,8 @@ def spelling_rules():
         broadcast_constant.BroadcastConstant(),
         uniform_constant.UniformConstant(),
         no_op_elementwise.NoOpElementwise(),
+        scalar_factors.ScalarOutOfProduct(),
+        scalar_factors.ScalarProduct(),
     ]
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from .. import edit
 from ..reading import channel_row
-from . import Rule
+from . import Rule, scalar_factors
 
 
 def _pointwise(value):
@@ -57,6 +57,8 @@ class MatMulScaleFusion(Rule):
             return "not after a pointwise MatMul"
         if _row(node.inputs[1], found[0]) is None:
             return "the scale is not a constant along the output channels"
+        if scalar_factors.feeds_product(node):
+            return "a scalar factor of a product of two tensors (it goes after the product)"
         return ""
 
     def rewrite(self, node, context):
