@@ -30,6 +30,9 @@ def _cnn():
         [
             keras.Input((8, 8, 3), name="image"),
             keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
+            # jax2onnx pools over all four axes (onnxruntime pools over 3 at
+            # most); torch pads with edge values and pools "valid".
+            keras.layers.MaxPooling2D(3, strides=2, padding="same"),
             keras.layers.Conv2D(6, 1, bias_initializer="random_normal"),
             keras.layers.Conv2D(5, 1, activation="relu"),
             keras.layers.GlobalAveragePooling2D(),
@@ -313,3 +316,41 @@ def test_a_model_the_exporter_refuses_is_one_line_naming_the_exporter(monkeypatc
     message = str(info.value)
     assert message.startswith(f"{EXPORTER} cannot export model 'cnn': RuntimeError: no lowering")
     assert "\n" not in message
+
+
+def test_a_graph_that_bakes_in_the_drawn_batch_gives_way():
+    """A free-batch graph that only runs at the drawn batch (an exporter
+    wrote it as a constant where dims coincide) is not kept: the check runs
+    one more row too; a graph right at every batch is."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from keras_1x1.converters.onnx import backend_export
+    from keras_1x1.numeric import BATCH, InputSpec
+
+    def graph(target):
+        nodes = [helper.make_node("Reshape", ["x", "t"], ["f"]), helper.make_node("Relu", ["f"], ["y"])]
+        g = helper.make_graph(
+            nodes, "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 2, 3])],
+            [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", 6])],
+            [numpy_helper.from_array(np.array(target, np.int64), "t")],
+        )
+        return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+    specs = [InputSpec("x", (None, 2, 3), "float32")]
+    assert backend_export._runs(graph([-1, 6]), specs)
+    assert not backend_export._runs(graph([BATCH, 6]), specs)
+
+
+def test_both_forms_try_the_same_free_lengths():
+    """The lengths tried for a model that refuses the first draw come from
+    its tables, not from its pointwise kernels (2-D in one form only)."""
+    from keras_1x1.converters.keras import signature
+
+    tokens = keras.Input((None,), dtype="int32", name="ids")
+    x = keras.layers.Embedding(12, 3)(tokens)
+    x = keras.layers.Dense(5)(keras.layers.Dense(4)(x))
+    model = keras.Model(tokens, x)
+    lengths = signature.free_lengths(model)
+    assert lengths == signature.free_lengths(dense_to_conv(model))
+    assert 12 in lengths and 3 not in lengths and 4 not in lengths

@@ -843,3 +843,60 @@ def test_a_split_scale_is_read_as_the_scale_it_was_split_from():
     # Any other product is the float32 nearest to the exact one.
     a, b = np.float32(0.3), np.float32(0.7)
     assert simplest_product(a, b) == np.float32(float(a) * float(b))
+
+
+def test_an_einsum_of_two_tensors_is_the_batched_product_it_computes(rng):
+    """Keras' attention scores ``aecd,abcd->acbe`` as jax2onnx keeps them,
+    and as Transpose / MatMul (what tf2onnx and torch.onnx write)."""
+    from onnx import helper
+
+    k, q = _value("k", ["N", 6, 2, 4]), _value("q", ["N", 5, 2, 4])
+    y = _value("y", ["N", 2, 5, 6])
+    einsum = _graph(
+        [helper.make_node("Einsum", ["k", "q"], ["y"], equation="aecd,abcd->acbe")], [k, q], [y], [], 17,
+    )
+    matmul = _graph(
+        [
+            helper.make_node("Transpose", ["q"], ["qt"], perm=[0, 2, 1, 3]),
+            helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 2, 3, 1]),
+            helper.make_node("MatMul", ["qt", "kt"], ["y"]),
+        ],
+        [k, q], [y], [], 17,
+    )
+    assert converters.fingerprint(einsum) == converters.fingerprint(matmul)
+    feeds = {"k": rng.normal(size=(2, 6, 2, 4)).astype("float32"),
+             "q": rng.normal(size=(2, 5, 2, 4)).astype("float32")}
+    assert converters.compare(einsum, matmul, inputs=feeds).ok
+    assert "Einsum" not in {n.op_type for n in canonical.canonicalize(einsum).graph.node}
+    # An axis summed in one operand alone is no product: the einsum stays.
+    summed = _graph(
+        [helper.make_node("Einsum", ["k", "q"], ["y"], equation="aecd,abcd->acb")], [k, q],
+        [_value("y", ["N", 2, 5])], [], 17,
+    )
+    assert "Einsum" in {n.op_type for n in canonical.canonicalize(summed).graph.node}
+
+
+def test_an_edge_pad_before_a_max_pool_is_the_pool_padding(rng):
+    """torch's "same" max pooling (edge Pad, then a "valid" pool) and a pool
+    that pads itself: one graph where each pad is shorter than the window
+    (the maxima are the same); a pad as long as the window stays a Pad."""
+    from onnx import helper, numpy_helper
+
+    x = _value("x", ["N", 4, 8, 8])
+    y = _value("y", ["N", 4, None, None])
+
+    def padded(pad):
+        return _graph(
+            [helper.make_node("Pad", ["x", "p"], ["xp"], mode="edge"),
+             helper.make_node("MaxPool", ["xp"], ["y"], kernel_shape=[3, 3], strides=[2, 2])],
+            [x], [y], [numpy_helper.from_array(np.array([0, 0, 0, 0, 0, 0, pad, pad], np.int64), "p")], 17,
+        )
+
+    pooled = _graph(
+        [helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], pads=[0, 0, 1, 1])],
+        [x], [y], [], 17,
+    )
+    feeds = {"x": rng.normal(size=(2, 4, 8, 8)).astype("float32")}
+    assert converters.compare(padded(1), pooled, inputs=feeds).ok
+    assert converters.fingerprint(padded(1)) == converters.fingerprint(pooled)
+    assert "Pad" in {n.op_type for n in canonical.canonicalize(padded(3)).graph.node}

@@ -164,9 +164,23 @@ def free_lengths(model):
     """Free lengths to try when the drawn ones are refused: the rows of the
     model's tables (a position table read whole fixes the length), then
     short ones; 1 last (it broadcasts against anything)."""
+    # A pointwise map's kernel is no table, and it is 2-D in one form only
+    # (a Dense kernel, a Conv1D 1x1's is 3-D): both forms try the same lengths.
+    maps = (keras.layers.Dense, keras.layers.EinsumDense, keras.layers.Conv1D,
+            keras.layers.Conv2D, keras.layers.Conv3D)
+    kernels = set()
+
+    def visit(layer):
+        for inner in internals.sublayers(layer):
+            if isinstance(inner, maps) or type(inner).__module__.startswith("keras_1x1"):
+                kernels.update(id(v) for v in inner.weights)
+            else:
+                visit(inner)
+
+    visit(model)
     rows = {
         int(v.shape[0]) for v in model.weights
-        if len(v.shape) == 2 and 1 < int(v.shape[0]) <= 4096
+        if id(v) not in kernels and len(v.shape) == 2 and 1 < int(v.shape[0]) <= 4096
     }
     return sorted(rows) + [n for n in (7, 16, 1) if n not in rows]
 

@@ -59,6 +59,7 @@ def export(model, opset, backend):
     for free_lengths in ("free", "batch", "static"):
         try:
             proto = export_one(model, call, specs, in_names, out_names, opset, free_lengths)
+            _pools_onnxruntime_runs(proto)
         except UserInputError:
             raise
         except Exception as error:  # noqa: BLE001 - said below when every try fails
@@ -83,15 +84,119 @@ def export(model, opset, backend):
     return proto, specs
 
 
+def _pools_onnxruntime_runs(proto):
+    """Pooling over more than 3 axes rewritten as the 2-D pooling it is.
+
+    jax2onnx writes a Keras pooling of NHWC maps (``lax.reduce_window``) as
+    ``MaxPool`` over all four axes of the maps, unsqueezed to 6-D, with
+    windows of 1 on the batch and channels; onnxruntime pools over at most
+    3 axes ("Unsupported pooling size"). The axes with a window of 1 (no
+    stride, pad or dilation) go first, as batch and channel, the pooled ones
+    after: ``Squeeze -> Transpose -> Pool -> Transpose -> Unsqueeze``.
+    """
+    from onnx import helper
+
+    ops = {"MaxPool", "AveragePool", "LpPool"}
+    graph = proto.graph
+    version = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 18)
+    if version < 13:
+        return
+    nodes = list(graph.node)
+    for node in nodes:
+        if node.op_type not in ops or node.domain not in ("", "ai.onnx") or len(node.output) != 1:
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        kernel = list(attrs.get("kernel_shape", []))
+        k = len(kernel)
+        if k <= 3 or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+            continue
+        strides = list(attrs.get("strides", [1] * k))
+        dilations = list(attrs.get("dilations", [1] * k))
+        pads = list(attrs.get("pads", [0] * 2 * k))
+        through = [
+            i for i in range(k)
+            if kernel[i] == 1 and strides[i] == 1 and dilations[i] == 1 and pads[i] == pads[i + k] == 0
+        ]
+        pooled = [i for i in range(k) if i not in through]
+        if not 1 <= len(through) <= 2 or not 1 <= len(pooled) <= 3 or len(through) + len(pooled) != k:
+            continue
+        # The pool's own batch and channel must be unit axes: they are
+        # squeezed away (checked by the shapes onnx infers).
+        shape = _value_shape(proto, node.input[0])
+        if shape is None or shape[:2] != [1, 1]:
+            continue
+        name = node.name or node.output[0]
+
+        def fresh(tag):
+            return f"{name}__{tag}"
+
+        axes = helper.make_tensor(fresh("units"), 7, [2], [0, 1])
+        graph.initializer.append(axes)
+        perm = through + pooled
+        new = [helper.make_node("Squeeze", [node.input[0], axes.name], [fresh("squeezed")])]
+        new.append(helper.make_node("Transpose", [fresh("squeezed")], [fresh("moved")], perm=perm))
+        source = fresh("moved")
+        if len(through) == 1:
+            one = helper.make_tensor(fresh("one"), 7, [1], [1])
+            graph.initializer.append(one)
+            new.append(helper.make_node("Unsqueeze", [source, one.name], [fresh("channel")]))
+            source = fresh("channel")
+        kept = {a: v for a, v in attrs.items() if a not in ("kernel_shape", "strides", "dilations", "pads")}
+        new.append(helper.make_node(
+            node.op_type, [source], [fresh("pooled")],
+            kernel_shape=[kernel[i] for i in pooled], strides=[strides[i] for i in pooled],
+            dilations=[dilations[i] for i in pooled],
+            pads=[pads[i] for i in pooled] + [pads[i + k] for i in pooled], **kept,
+        ))
+        result = fresh("pooled")
+        if len(through) == 1:
+            new.append(helper.make_node("Squeeze", [result, one.name], [fresh("unchanneled")]))
+            result = fresh("unchanneled")
+        back = [perm.index(i) for i in range(k)]
+        new.append(helper.make_node("Transpose", [result], [fresh("back")], perm=back))
+        new.append(helper.make_node("Unsqueeze", [fresh("back"), axes.name], [node.output[0]]))
+        index = list(graph.node).index(node)
+        graph.node.remove(node)
+        for offset, made in enumerate(new):
+            graph.node.insert(index + offset, made)
+
+
+def _value_shape(proto, name):
+    """The dims onnx infers for value `name` (ints, or None for free ones)."""
+    import onnx
+
+    inferred = onnx.shape_inference.infer_shapes(proto)
+    for value in list(inferred.graph.value_info) + list(inferred.graph.input):
+        if value.name == name:
+            return [d.dim_value if d.HasField("dim_value") else None for d in value.type.tensor_type.shape.dim]
+    return None
+
+
 def _runs(proto, specs):
-    """Whether onnxruntime runs the graph on inputs drawn from `specs`."""
+    """Whether onnxruntime runs the graph on inputs drawn from `specs`, and,
+    where its batch is free, on one more row with the same outputs for the
+    rows before (an exporter can bake the drawn batch into a graph whose
+    dims coincide with it: keras-hub BERT at 2 tokens of width 2)."""
+    import numpy as np
+
     from .runtime import make_session, run
 
     try:
-        run(make_session(proto, "cpu"), feeds(proto, specs))
+        session = make_session(proto, "cpu")
+        drawn = feeds(proto, specs)
+        first = run(session, drawn)
+        if not all(
+            v.type.tensor_type.shape.dim and v.type.tensor_type.shape.dim[0].dim_param
+            for v in proto.graph.input
+        ):
+            return True
+        more = run(session, {k: np.concatenate([x, x[:1]]) for k, x in drawn.items()})
     except Exception:  # noqa: BLE001 - onnxruntime's own exceptions
         return False
-    return True
+    return all(
+        b.shape[:1] == (a.shape[0] + 1,) and np.allclose(a, b[:-1], rtol=1e-4, atol=1e-5)
+        for a, b in zip(first.values(), more.values())
+    )
 
 
 def _dims(spec, free_lengths):

@@ -182,7 +182,8 @@ def _canonical_ir(model):
 
     _prepare(model)
     return _normal_form(
-        model, rules.spelling_rules(), rules.fusion_rules() + [pad_into_conv.PadIntoConv()]
+        model, rules.spelling_rules(),
+        rules.fusion_rules() + [pad_into_conv.PadIntoConv(), pad_into_conv.PadIntoMaxPool()],
     )
 
 
@@ -196,7 +197,10 @@ def _conv_form_ir(model):
         for rule in rules.spelling_rules()
         if not isinstance(rule, conv1x1_to_matmul.Conv1x1ToMatMul)
     ]
-    _normal_form(model, rules.conv_form_rules() + spelling, [pad_into_conv.PadIntoConv()])
+    _normal_form(
+        model, rules.conv_form_rules() + spelling,
+        [pad_into_conv.PadIntoConv(), pad_into_conv.PadIntoMaxPool()],
+    )
     # Last, once no pointwise conv can take them as strides: the subsampling
     # slices left as the 1x1 pools onnxruntime runs beside its convs.
     rules.apply(model, rules.conv_form_final_rules())

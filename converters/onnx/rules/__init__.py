@@ -14,7 +14,8 @@ spelling, recognise pointwise maps by their mathematics, and fold constants
 into them:
 
 - `SPELLING`: Identity and Dropout removed, Gemm as MatMul + Add, 1x1
-  convolutions and grouped einsums as MatMul on the channel axis, 1x1
+  convolutions and grouped einsums as MatMul on the channel axis, an
+  einsum of two tensors that is a batched product as Transpose / MatMul, 1x1
   pooling as a Slice, global pooling as a reduction, Squeeze / Unsqueeze /
   Flatten as Reshape, one spelling of Slice, reductions (a reduction over
   unit axes as a Reshape), Conv attributes and constant operands (a
@@ -102,6 +103,7 @@ def spelling_rules():
         constant_second,
         conv1x1_to_matmul,
         conv_attributes,
+        einsum_product,
         einsum_to_matmul,
         gemm_to_matmul,
         global_pool_to_reduce,
@@ -125,6 +127,7 @@ def spelling_rules():
         conv_attributes.ConvAttributes(),
         conv1x1_to_matmul.Conv1x1ToMatMul(),
         einsum_to_matmul.EinsumToMatMul(),
+        einsum_product.EinsumProduct(),
         pool1x1_to_slice.Pool1x1ToSlice(),
         global_pool_to_reduce.GlobalPoolToReduce(),
         squeeze_to_reshape.SqueezeToReshape(),
