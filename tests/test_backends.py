@@ -148,11 +148,14 @@ def test_keras_hub_backbones_convert_both_ways(name):
 
 
 @pytest.mark.slow
-def test_keras_hub_bert_exports_both_forms_to_one_fingerprint():
+@pytest.mark.parametrize("name", ["BertBackbone", "LlamaBackbone"])
+def test_keras_hub_backbones_export_both_forms_to_one_fingerprint(name):
     """jax2onnx writes BERT with a free batch as a graph onnxruntime cannot
-    run (a Reshape); the export falls back to a static one that runs."""
+    run (a Reshape): the export falls back to a static one that runs. A
+    decoder's causal mask reaches jax2onnx's ``arange`` without a stop and
+    its ``minimum`` of masks of two types: both are written as onnx means."""
     keras_hub = pytest.importorskip("keras_hub")
-    model = keras_hub.models.BertBackbone(**_HUB["BertBackbone"])
+    model = getattr(keras_hub.models, name)(**_HUB[name])
     conv = dense_to_conv(model)
     assert fingerprint(export_onnx(model)) == fingerprint(export_onnx(conv))
 
@@ -273,16 +276,22 @@ def test_tensorflow_is_never_imported(tmp_path):
     assert ours == []  # Keras may look for TensorFlow; keras-1x1 never imports it
 
 
-def _attention_any_length():
-    """MultiHeadAttention on tokens of any length, biases not zero: tf2onnx
-    merges its heads into the batch, torch.onnx splits its scale on q and k."""
+def _transformer_block():
+    """A transformer block on tokens of any length, biases not zero. The
+    exporters write it differently: tf2onnx merges the heads into the batch
+    and decomposes LayerNormalization and GELU (each in its own words), jax2onnx
+    keeps 4-D products and writes Gelu, torch.onnx splits the attention scale
+    on q and k and writes LayerNormalization."""
     tokens = keras.Input((None, 8), name="tokens")
     attention = keras.layers.MultiHeadAttention(2, 4, bias_initializer="random_normal")
-    return keras.Model(tokens, attention(tokens, tokens), name="attention_any_length")
+    x = keras.layers.LayerNormalization(beta_initializer="random_normal")(tokens + attention(tokens, tokens))
+    h = keras.layers.Dense(16, activation="gelu", bias_initializer="random_normal")(x)
+    x = keras.layers.LayerNormalization(gamma_initializer="random_normal")(x + keras.layers.Dense(8)(h))
+    return keras.Model(tokens, x, name="transformer_block")
 
 
 @other_backends
-@pytest.mark.parametrize("make", [_cnn, _attention_any_length], ids=["cnn", "attention"])
+@pytest.mark.parametrize("make", [_cnn, _transformer_block], ids=["cnn", "transformer-block"])
 def test_the_same_weights_get_the_same_fingerprint_from_tensorflow(tmp_path, make):
     """One model, saved once: tf2onnx's export (in a TensorFlow process) and
     this backend's exporter give one canonical graph."""
@@ -354,3 +363,30 @@ def test_both_forms_try_the_same_free_lengths():
     lengths = signature.free_lengths(model)
     assert lengths == signature.free_lengths(dense_to_conv(model))
     assert 12 in lengths and 3 not in lengths and 4 not in lengths
+
+
+@pytest.mark.parametrize("kinds", [("bool", "bool", "bool"), ("int32", "bool", "int32"), ("int32", "bool", "bool")])
+def test_a_minimum_of_masks_is_written_as_onnx_means_it(kinds):
+    """jax2onnx writes ``jnp.minimum`` of masks as ``Min`` on booleans, or on
+    a number and a boolean: rewritten as ``And`` or on casts, it runs and
+    gives the minimum."""
+    import onnx
+    from onnx import helper
+
+    from keras_1x1.converters.onnx import backend_export
+    from keras_1x1.converters.onnx.runtime import make_session, run
+
+    types = {"bool": onnx.TensorProto.BOOL, "int32": onnx.TensorProto.INT32}
+    a, b, out = kinds
+    g = helper.make_graph(
+        [helper.make_node("Min", ["a", "b"], ["y"])], "g",
+        [helper.make_tensor_value_info("a", types[a], [2, 3]), helper.make_tensor_value_info("b", types[b], [2, 3])],
+        [helper.make_tensor_value_info("y", types[out], [2, 3])],
+    )
+    proto = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
+    backend_export._boolean_min_max(proto)
+    rng = np.random.default_rng(0)
+    feeds = {"a": rng.integers(0, 2, (2, 3)).astype(a), "b": rng.integers(0, 2, (2, 3)).astype(b)}
+    got = run(make_session(proto, "cpu"), feeds)["y"]
+    expected = np.minimum(feeds["a"].astype("int32"), feeds["b"].astype("int32")).astype(out)
+    np.testing.assert_array_equal(got, expected)

@@ -900,3 +900,72 @@ def test_an_edge_pad_before_a_max_pool_is_the_pool_padding(rng):
     assert converters.compare(padded(1), pooled, inputs=feeds).ok
     assert converters.fingerprint(padded(1)) == converters.fingerprint(pooled)
     assert "Pad" in {n.op_type for n in canonical.canonicalize(padded(3)).graph.node}
+
+
+def _layer_norm_graph(spelling, gamma, beta, epsilon=1e-3):
+    """A layer norm over the last axis of (N, 6, 8), as one op (torch.onnx),
+    as tf2onnx decomposes Keras' (mean kept, ``1/sqrt`` as Reciprocal) or as
+    jax2onnx does (``ReduceSum / n``, ``ReduceSumSquare``, ``1 / y``)."""
+    from onnx import helper, numpy_helper
+
+    inits = [numpy_helper.from_array(gamma, "g"), numpy_helper.from_array(beta, "b"),
+             numpy_helper.from_array(np.float32(epsilon), "eps"),
+             numpy_helper.from_array(np.array([2], np.int64), "axes")]
+    n = helper.make_node
+    if spelling == "op":
+        nodes = [n("LayerNormalization", ["x", "g", "b"], ["y"], epsilon=epsilon, axis=-1)]
+    elif spelling == "tf2onnx":
+        nodes = [
+            n("ReduceMean", ["x", "axes"], ["mean"], keepdims=1),
+            n("Sub", ["x", "mean"], ["d"]), n("Mul", ["d", "d"], ["sq"]),
+            n("ReduceMean", ["sq", "axes"], ["var"], keepdims=1),
+            n("Add", ["var", "eps"], ["ve"]), n("Sqrt", ["ve"], ["sd"]), n("Reciprocal", ["sd"], ["r"]),
+            n("Mul", ["r", "g"], ["inv"]), n("Neg", ["mean"], ["nm"]), n("Mul", ["nm", "inv"], ["a"]),
+            n("Add", ["a", "b"], ["res"]), n("Mul", ["x", "inv"], ["xs"]), n("Add", ["xs", "res"], ["y"]),
+        ]
+    else:
+        inits += [numpy_helper.from_array(np.float32(8), "count"), numpy_helper.from_array(np.float32(1), "one"),
+                  numpy_helper.from_array(np.ones((1, 6, 1), bool), "always")]
+        nodes = [
+            n("ReduceSum", ["x", "axes"], ["s"], keepdims=1), n("Div", ["s", "count"], ["m1"]),
+            n("Sub", ["x", "m1"], ["d"]), n("ReduceSumSquare", ["d", "axes"], ["ss"], keepdims=1),
+            n("Div", ["ss", "count"], ["v0"]), n("Where", ["always", "v0", "eps"], ["var"]),
+            n("Add", ["var", "eps"], ["ve"]), n("Sqrt", ["ve"], ["sd"]), n("Div", ["one", "sd"], ["r"]),
+            n("Mul", ["r", "g"], ["inv"]),
+            n("ReduceMean", ["x", "axes"], ["mean"], keepdims=0), n("Neg", ["mean"], ["nm0"]),
+            n("Unsqueeze", ["nm0", "axes"], ["nm"]), n("Mul", ["nm", "inv"], ["a"]),
+            n("Add", ["a", "b"], ["res"]), n("Mul", ["x", "inv"], ["xs"]), n("Add", ["xs", "res"], ["y"]),
+        ]
+    return _graph(nodes, [_value("x", ["N", 6, 8])], [_value("y", ["N", 6, 8])], inits, 18)
+
+
+def test_a_layer_norm_op_and_its_decompositions_have_one_fingerprint(rng):
+    gamma, beta = (rng.normal(size=8).astype("float32") for _ in range(2))
+    graphs = {s: _layer_norm_graph(s, gamma, beta) for s in ("op", "tf2onnx", "jax2onnx")}
+    prints = {s: converters.fingerprint(g) for s, g in graphs.items()}
+    assert len(set(prints.values())) == 1, prints
+    feeds = {"x": rng.normal(size=(2, 6, 8)).astype("float32")}
+    for spelling in ("tf2onnx", "jax2onnx"):
+        assert converters.compare(graphs["op"], graphs[spelling], inputs=feeds).ok, spelling
+    assert converters.fingerprint(_layer_norm_graph("op", gamma, beta, epsilon=1e-5)) != prints["op"]
+
+
+def test_a_gelu_op_and_its_erfc_decomposition_have_one_fingerprint(rng):
+    """jax2onnx's ``Gelu`` and tf2onnx's ``0.5x * (1 - erf(-x * sqrt(1/2)))``."""
+    from onnx import helper, numpy_helper
+
+    x, y = _value("x", ["N", 8]), _value("y", ["N", 8])
+    op = _graph([helper.make_node("Gelu", ["x"], ["y"])], [x], [y], [], 20)
+    consts = [numpy_helper.from_array(np.float32(v), k) for k, v in
+              (("half", 0.5), ("k", np.sqrt(0.5)), ("one", 1.0))]
+    n = helper.make_node
+    erfc = _graph(
+        [n("Mul", ["x", "half"], ["h"]), n("Neg", ["x"], ["nx"]), n("Mul", ["nx", "k"], ["z"]),
+         n("Erf", ["z"], ["e"]), n("Sub", ["one", "e"], ["c"]), n("Mul", ["h", "c"], ["y"])],
+        [x], [y], consts, 20,
+    )
+    assert converters.fingerprint(op) == converters.fingerprint(erfc)
+    feeds = {"x": rng.normal(size=(3, 8)).astype("float32")}
+    assert converters.compare(op, erfc, inputs=feeds).ok
+    tanh = _graph([helper.make_node("Gelu", ["x"], ["y"], approximate="tanh")], [x], [y], [], 20)
+    assert converters.fingerprint(tanh) != converters.fingerprint(op)

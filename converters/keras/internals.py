@@ -494,26 +494,52 @@ def recording_calls(layers, record):
 
 
 @contextlib.contextmanager
-def recording_takes(record):
-    """Call ``record(table, indices, axis)`` at every lookup (``ops.take``)
-    that Keras runs on the backend while inside, the table as it was handed
-    in (a `keras.Variable` for an embedding's own table)."""
+def _backend_numpy_replaced(name, make):
+    """Inside, the backend's ``keras.src.backend.numpy.<name>`` (what
+    ``keras.ops.<name>`` runs) is ``make(original)``."""
     try:
         from keras.src import backend
     except ImportError as error:
         raise _missing("keras.src.backend", error) from None
     module = _read(backend, "numpy", "keras.src.backend.numpy")
-    original = _read(module, "take", "keras.src.backend.numpy.take")
-
-    def take(x, indices, axis=None):
-        record(x, indices, axis)
-        return original(x, indices, axis=axis)
-
-    module.take = take
+    original = _read(module, name, f"keras.src.backend.numpy.{name}")
+    setattr(module, name, make(original))
     try:
         yield
     finally:
-        module.take = original
+        setattr(module, name, original)
+
+
+def recording_takes(record):
+    """Call ``record(table, indices, axis)`` at every lookup (``ops.take``)
+    that Keras runs on the backend while inside, the table as it was handed
+    in (a `keras.Variable` for an embedding's own table)."""
+
+    def make(original):
+        def take(x, indices, axis=None):
+            record(x, indices, axis)
+            return original(x, indices, axis=axis)
+
+        return take
+
+    return _backend_numpy_replaced("take", make)
+
+
+def arange_from_zero():
+    """Inside, ``ops.arange(n)`` runs as ``arange(0, n)``: jax2onnx's
+    ``jnp.arange`` reads the ``stop=None`` Keras passes on as a value
+    ("Error interpreting argument to jax.numpy.arange as a JAX value",
+    every keras-hub decoder's causal mask)."""
+
+    def make(original):
+        def arange(start, stop=None, step=None, dtype=None):
+            if stop is None:
+                start, stop = 0, start
+            return original(start, stop, step=step, dtype=dtype)
+
+        return arange
+
+    return _backend_numpy_replaced("arange", make)
 
 
 # The calls recorded in each run of `fn` by `symbolic_call` on torch.

@@ -19,6 +19,7 @@ import numpy as np
 
 from keras_1x1.errors import UserInputError, one_line
 
+from ..keras import internals
 from .export import EXPORTERS, feeds, model_outputs
 
 # What each exporter writes when no opset is asked for, and the oldest opset
@@ -59,7 +60,7 @@ def export(model, opset, backend):
     for free_lengths in ("free", "batch", "static"):
         try:
             proto = export_one(model, call, specs, in_names, out_names, opset, free_lengths)
-            _pools_onnxruntime_runs(proto)
+            _for_onnxruntime(proto)
         except UserInputError:
             raise
         except Exception as error:  # noqa: BLE001 - said below when every try fails
@@ -82,6 +83,58 @@ def export(model, opset, backend):
     _name_outputs(proto, out_names)
     proto.producer_name = f"keras-1x1 ({EXPORTERS[backend]})"
     return proto, specs
+
+
+def _for_onnxruntime(proto):
+    """Valid ONNX an exporter writes that onnxruntime cannot run, rewritten
+    as the ops it means: `_pools_onnxruntime_runs`, `_boolean_min_max`."""
+    _pools_onnxruntime_runs(proto)
+    _boolean_min_max(proto)
+
+
+def _boolean_min_max(proto):
+    """``Min`` / ``Max`` of booleans -> ``And`` / ``Or``, and of numbers and
+    booleans -> on the booleans cast to numbers: jax2onnx writes
+    ``jnp.minimum`` of two masks (keras-hub's decoders merge a padding mask
+    with a causal one) as ``Min``, which ONNX defines on numbers of one
+    type only."""
+    import onnx
+
+    nodes = [n for n in proto.graph.node if n.op_type in ("Min", "Max") and n.domain in ("", "ai.onnx")]
+    if not nodes:
+        return
+    inferred = onnx.shape_inference.infer_shapes(proto)
+    types = {
+        v.name: v.type.tensor_type.elem_type
+        for v in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)
+    }
+    types.update({t.name: t.data_type for t in proto.graph.initializer})
+    declared = {
+        v.name: v.type.tensor_type.elem_type
+        for v in list(proto.graph.value_info) + list(proto.graph.output)
+        if v.type.tensor_type.elem_type
+    }
+    for node in nodes:
+        kinds = [types.get(i) for i in node.input]
+        boolean = [k == onnx.TensorProto.BOOL for k in kinds]
+        if len(kinds) == 2 and all(boolean):
+            node.op_type = "And" if node.op_type == "Min" else "Or"
+        elif any(boolean) and None not in kinds and len({k for k in kinds if k != onnx.TensorProto.BOOL}) == 1:
+            # A mask of numbers against a boolean one (onnx refuses mixed
+            # types): the operands cast to the type jax2onnx declares for
+            # the result (JAX promotes to the numbers, or keeps booleans).
+            number = next(k for k in kinds if k != onnx.TensorProto.BOOL)
+            result = declared.get(node.output[0], number)
+            index = list(proto.graph.node).index(node)
+            for i, kind in enumerate(kinds):
+                if kind != result:
+                    cast = onnx.helper.make_node(
+                        "Cast", [node.input[i]], [f"{node.input[i]}__cast_{index}_{i}"], to=result
+                    )
+                    proto.graph.node.insert(list(proto.graph.node).index(node), cast)
+                    node.input[i] = cast.output[0]
+            if result == onnx.TensorProto.BOOL:
+                node.op_type = "And" if node.op_type == "Min" else "Or"
 
 
 def _pools_onnxruntime_runs(proto):
@@ -232,7 +285,8 @@ def _jax(model, call, specs, in_names, out_names, opset, free_lengths):
     kwargs = {"input_names": list(in_names), "return_mode": "proto"}
     if opset is not None:
         kwargs["opset"] = opset
-    return to_onnx(call, inputs=inputs, **kwargs)
+    with internals.arange_from_zero():
+        return to_onnx(call, inputs=inputs, **kwargs)
 
 
 def _torch(model, call, specs, in_names, out_names, opset, free_lengths):

@@ -21,6 +21,8 @@ into them:
   unit axes as a Reshape), Conv attributes and constant operands (a
   uniform one as a scalar), no-op arithmetic removed, scalar factors of a
   product of two tensors (an attention scale) gathered after it;
+  LayerNormalization and GELU written as Keras computes them, whichever
+  op or decomposition the exporter wrote;
 - `FUSION`: per-channel scales and offsets after a pointwise MatMul folded
   into its weights and bias;
 - `CONV_FORM`: the deployment form with pointwise ops as NCHW Conv 1x1
@@ -103,6 +105,7 @@ def spelling_rules():
         constant_second,
         conv1x1_to_matmul,
         conv_attributes,
+        decompositions,
         einsum_product,
         einsum_to_matmul,
         gemm_to_matmul,
@@ -133,6 +136,7 @@ def spelling_rules():
         squeeze_to_reshape.SqueezeToReshape(),
         reduce_normalize.ReduceNormalize(),
         reduce_normalize.ReshapeAfterReduce(),
+        reduce_normalize.KeptLikeDropped(),
         reduce_unit_axes.ReduceUnitAxes(),
         slice_normalize.SliceNormalize(),
         resize_scales.ResizeScales(),
@@ -143,6 +147,15 @@ def spelling_rules():
         no_op_elementwise.NoOpElementwise(),
         scalar_factors.ScalarOutOfProduct(),
         scalar_factors.ScalarProduct(),
+        decompositions.LayerNormExpand(),
+        decompositions.GeluExpand(),
+        decompositions.SumToMean(),
+        decompositions.SumSquareToSum(),
+        decompositions.OneOver(),
+        decompositions.ConstantWhere(),
+        decompositions.NegOut(),
+        decompositions.ErfOfNeg(),
+        decompositions.OneMinusNeg(),
     ]
 
 
