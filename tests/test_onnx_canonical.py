@@ -950,8 +950,9 @@ def test_a_layer_norm_op_and_its_decompositions_have_one_fingerprint(rng):
     assert converters.fingerprint(_layer_norm_graph("op", gamma, beta, epsilon=1e-5)) != prints["op"]
 
 
-def test_a_gelu_op_and_its_erfc_decomposition_have_one_fingerprint(rng):
-    """jax2onnx's ``Gelu`` and tf2onnx's ``0.5x * (1 - erf(-x * sqrt(1/2)))``."""
+def test_a_gelu_op_and_its_decompositions_have_one_fingerprint(rng):
+    """jax2onnx's ``Gelu`` and tf2onnx's ``0.5x * (1 - erf(-x * sqrt(1/2)))``,
+    and the tanh approximation as an op and decomposed."""
     from onnx import helper, numpy_helper
 
     x, y = _value("x", ["N", 8]), _value("y", ["N", 8])
@@ -969,3 +970,14 @@ def test_a_gelu_op_and_its_erfc_decomposition_have_one_fingerprint(rng):
     assert converters.compare(op, erfc, inputs=feeds).ok
     tanh = _graph([helper.make_node("Gelu", ["x"], ["y"], approximate="tanh")], [x], [y], [], 20)
     assert converters.fingerprint(tanh) != converters.fingerprint(op)
+    # The tanh approximation as tf2onnx writes it.
+    consts = [numpy_helper.from_array(np.float32(v), k) for k, v in
+              (("half", 0.5), ("three", 3.0), ("c", 0.044715), ("k", np.sqrt(2 / np.pi)), ("one", 1.0))]
+    decomposed = _graph(
+        [n("Mul", ["x", "half"], ["h"]), n("Pow", ["x", "three"], ["p"]), n("Mul", ["p", "c"], ["pc"]),
+         n("Add", ["x", "pc"], ["a"]), n("Mul", ["a", "k"], ["z"]), n("Tanh", ["z"], ["t"]),
+         n("Add", ["t", "one"], ["s"]), n("Mul", ["h", "s"], ["y"])],
+        [x], [y], consts, 20,
+    )
+    assert converters.fingerprint(tanh) == converters.fingerprint(decomposed)
+    assert converters.compare(tanh, decomposed, inputs=feeds).ok

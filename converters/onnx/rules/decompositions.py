@@ -11,7 +11,9 @@ sqrt(2))``). The canonical graph writes each the way Keras computes it:
 - `LayerNormExpand`: ``LayerNormalization(x, gamma, beta)`` -> Keras'
   ``x * inv + (-mean * inv + beta)`` with ``inv = gamma / sqrt(var + eps)``
   (the mean and variance over the normalized axes, kept);
-- `GeluExpand`: exact ``Gelu(x)`` -> ``(x * 0.5) * (erf(x * sqrt(1/2)) + 1)``;
+- `GeluExpand`: exact ``Gelu(x)`` -> ``(x * 0.5) * (erf(x * sqrt(1/2)) + 1)``,
+  its tanh approximation -> ``(x * 0.5) * (tanh((x + x^3 * 0.044715) *
+  sqrt(2/pi)) + 1)``;
 - `SumToMean`: ``ReduceSum(x) / n`` -> ``ReduceMean(x)`` where ``n`` is the
   count of the reduced elements; `SumSquareToSum`: ``ReduceSumSquare(x)``
   -> ``ReduceSum(x * x)``;
@@ -34,6 +36,7 @@ from .. import edit
 from . import Rule
 
 _SQRT_HALF = np.float32(np.sqrt(0.5))
+_SQRT_TWO_OVER_PI = np.float32(np.sqrt(2 / np.pi))
 
 
 def _scalar(value, wanted=None):
@@ -98,8 +101,8 @@ class GeluExpand(Rule):
     op_types = ("Gelu",)
 
     def check(self, node, context):
-        if edit.string_attr(node, "approximate", "none") != "none":
-            return "the tanh approximation"
+        if edit.string_attr(node, "approximate", "none") not in ("none", "tanh"):
+            return "another approximation"
         if node.inputs[0].dtype is None or edit.dims(node.inputs[0]) is None:
             return "the input type is unknown"
         return ""
@@ -108,8 +111,15 @@ class GeluExpand(Rule):
         editor = context.editor
         x, out = node.inputs[0], node.outputs[0]
         half = _op(editor, "Mul", [x, _const(editor, 0.5, x)], out, before=node)
-        z = _op(editor, "Mul", [x, _const(editor, _SQRT_HALF, x)], out, before=node)
-        e = _op(editor, "Erf", [z], out, before=node)
+        if edit.string_attr(node, "approximate", "none") == "tanh":
+            cube = _op(editor, "Pow", [x, _const(editor, 3.0, x)], out, before=node)
+            cube = _op(editor, "Mul", [cube, _const(editor, 0.044715, x)], out, before=node)
+            z = _op(editor, "Add", [x, cube], out, before=node)
+            z = _op(editor, "Mul", [z, _const(editor, _SQRT_TWO_OVER_PI, x)], out, before=node)
+            e = _op(editor, "Tanh", [z], out, before=node)
+        else:
+            z = _op(editor, "Mul", [x, _const(editor, _SQRT_HALF, x)], out, before=node)
+            e = _op(editor, "Erf", [z], out, before=node)
         e = _op(editor, "Add", [e, _const(editor, 1.0, x)], out, before=node)
         return [_op(editor, "Mul", [half, e], out, before=node)]
 
