@@ -133,6 +133,12 @@ _HUB = {
         vocabulary_size=50, num_layers=2, num_query_heads=2, num_key_value_heads=1,
         hidden_dim=16, intermediate_dim=32,
     ),
+    # Its class token, a variable, is tiled (jax2onnx cannot abstract a
+    # variable handed to its jnp.tile).
+    "ViTBackbone": dict(
+        image_shape=(8, 8, 3), patch_size=(4, 4), num_layers=2, hidden_dim=8, num_heads=2,
+        mlp_dim=16,
+    ),
 }
 
 
@@ -148,12 +154,13 @@ def test_keras_hub_backbones_convert_both_ways(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["BertBackbone", "LlamaBackbone"])
+@pytest.mark.parametrize("name", ["BertBackbone", "LlamaBackbone", "ViTBackbone"])
 def test_keras_hub_backbones_export_both_forms_to_one_fingerprint(name):
     """jax2onnx writes BERT with a free batch as a graph onnxruntime cannot
     run (a Reshape): the export falls back to a static one that runs. A
     decoder's causal mask reaches jax2onnx's ``arange`` without a stop and
-    its ``minimum`` of masks of two types: both are written as onnx means."""
+    its ``minimum`` of masks of two types: both are written as onnx means.
+    ViT tiles a variable (its class token)."""
     keras_hub = pytest.importorskip("keras_hub")
     model = getattr(keras_hub.models, name)(**_HUB[name])
     conv = dense_to_conv(model)

@@ -525,21 +525,37 @@ def recording_takes(record):
     return _backend_numpy_replaced("take", make)
 
 
-def arange_from_zero():
-    """Inside, ``ops.arange(n)`` runs as ``arange(0, n)``: jax2onnx's
-    ``jnp.arange`` reads the ``stop=None`` Keras passes on as a value
-    ("Error interpreting argument to jax.numpy.arange as a JAX value",
-    every keras-hub decoder's causal mask)."""
+@contextlib.contextmanager
+def for_jax2onnx():
+    """Inside, the backend ops that jax2onnx's own versions of ``jax.numpy``
+    misread get what they expect:
 
-    def make(original):
-        def arange(start, stop=None, step=None, dtype=None):
+    - ``ops.arange(n)`` runs as ``arange(0, n)``: jax2onnx's ``jnp.arange``
+      reads the ``stop=None`` Keras passes on as a value ("Error
+      interpreting argument to jax.numpy.arange as a JAX value", every
+      keras-hub decoder's causal mask);
+    - ``ops.tile(x)`` gets ``x`` as a tensor: Keras hands a variable on
+      (keras-hub ViT's class token), which jax2onnx's ``jnp.tile`` cannot
+      abstract ("Triggering __jax_array__() during abstractification").
+    """
+    from keras import ops
+
+    def arange(original):
+        def call(start, stop=None, step=None, dtype=None):
             if stop is None:
                 start, stop = 0, start
             return original(start, stop, step=step, dtype=dtype)
 
-        return arange
+        return call
 
-    return _backend_numpy_replaced("arange", make)
+    def tile(original):
+        def call(x, repeats):
+            return original(ops.convert_to_tensor(x), repeats)
+
+        return call
+
+    with _backend_numpy_replaced("arange", arange), _backend_numpy_replaced("tile", tile):
+        yield
 
 
 # The calls recorded in each run of `fn` by `symbolic_call` on torch.

@@ -285,7 +285,7 @@ def _jax(model, call, specs, in_names, out_names, opset, free_lengths):
     kwargs = {"input_names": list(in_names), "return_mode": "proto"}
     if opset is not None:
         kwargs["opset"] = opset
-    with internals.arange_from_zero():
+    with internals.for_jax2onnx():
         return to_onnx(call, inputs=inputs, **kwargs)
 
 
