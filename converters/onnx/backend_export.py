@@ -155,6 +155,7 @@ def _pools_onnxruntime_runs(proto):
     if version < 13:
         return
     nodes = list(graph.node)
+    shapes = None
     for node in nodes:
         if node.op_type not in ops or node.domain not in ("", "ai.onnx") or len(node.output) != 1:
             continue
@@ -174,8 +175,10 @@ def _pools_onnxruntime_runs(proto):
         if not 1 <= len(through) <= 2 or not 1 <= len(pooled) <= 3 or len(through) + len(pooled) != k:
             continue
         # The pool's own batch and channel must be unit axes: they are
-        # squeezed away (checked by the shapes onnx infers).
-        shape = _value_shape(proto, node.input[0])
+        # squeezed away (checked by the shapes onnx infers, once).
+        if shapes is None:
+            shapes = _inferred_shapes(proto)
+        shape = shapes.get(node.input[0])
         if shape is None or shape[:2] != [1, 1]:
             continue
         name = node.name or node.output[0]
@@ -214,15 +217,15 @@ def _pools_onnxruntime_runs(proto):
             graph.node.insert(index + offset, made)
 
 
-def _value_shape(proto, name):
-    """The dims onnx infers for value `name` (ints, or None for free ones)."""
+def _inferred_shapes(proto):
+    """``{value name: dims}`` as onnx infers them (ints, None for free ones)."""
     import onnx
 
     inferred = onnx.shape_inference.infer_shapes(proto)
-    for value in list(inferred.graph.value_info) + list(inferred.graph.input):
-        if value.name == name:
-            return [d.dim_value if d.HasField("dim_value") else None for d in value.type.tensor_type.shape.dim]
-    return None
+    return {
+        value.name: [d.dim_value if d.HasField("dim_value") else None for d in value.type.tensor_type.shape.dim]
+        for value in list(inferred.graph.value_info) + list(inferred.graph.input)
+    }
 
 
 def _runs(proto, specs):

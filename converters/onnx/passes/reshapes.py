@@ -189,6 +189,28 @@ def _groups(source, target):
     return groups
 
 
+def _perm_before(source, target, perm):
+    """The perm that, run before a Reshape from `source` to `target`, does
+    what `perm` does after it; None when the two do not commute.
+
+    A Reshape that only adds or drops unit axes commutes with any
+    transpose: the axes that are not 1 move, the unit ones stay. One that
+    merges runs of axes commutes with a transpose that moves the runs
+    whole (heads merged into the batch, then the last two axes swapped).
+    """
+    if perm is None:
+        return None
+    if [d for d in source if d != 1] == [d for d in target if d != 1]:
+        core_target = [a for a in range(len(target)) if target[a] != 1]
+        core_source = [a for a in range(len(source)) if source[a] != 1]
+        slots = iter(core_source[core_target.index(a)] for a in perm if target[a] != 1)
+        return [next(slots) if source[a] != 1 else a for a in range(len(source))]
+    groups = _groups(source, target)
+    if groups is None:
+        return None
+    return [a for p in perm for a in groups[p]]
+
+
 class Reshapes:
     def __init__(self, model):
         self.graph = model.graph
@@ -623,24 +645,6 @@ class Reshapes:
             if weight is None or weight.ndim != 2 or source[-1] != target[-1]:
                 return False
             shape = source[:-1] + [weight.shape[1]]
-        elif op == "Transpose" and _groups(source, target) is not None and (
-            [d for d in source if d != 1] != [d for d in target if d != 1]
-        ):
-            # A Reshape that merges runs of axes commutes with a transpose
-            # that moves the merged axes whole (heads merged into the batch,
-            # then the last two axes swapped): move the runs, then merge.
-            perm = edit.ints_attr(consumer, "perm")
-            groups = _groups(source, target)
-            if perm is None:
-                return False
-            new_perm = [a for p in perm for a in groups[p]]
-            if not self.editor.can_reshape_dims(edit.permuted(source, new_perm), after):
-                return False
-            moved = self.editor.transpose(x, new_perm, before=consumer)
-            self.editor.replace(result, self.editor.reshape(moved, after, before=consumer))
-            self._drop(consumer)
-            self._drop(reshape)
-            return True
         elif op == "MatMul" and edit.const_array(inputs[1 - index]) is None:
             # A batched product of two operands whose batch axes were merged
             # alike: the product of the unmerged ones, merged after.
@@ -668,18 +672,9 @@ class Reshapes:
             self._drop(reshape)
             self._drop(other)
             return True
-        elif op == "Transpose" and [d for d in source if d != 1] == [d for d in target if d != 1]:
-            # A Reshape that only adds or drops unit axes commutes with a
-            # transpose: move the axes that are not 1 first, then reshape.
-            perm = edit.ints_attr(consumer, "perm")
-            if perm is None:
-                return False
-            core_target = [a for a in range(len(target)) if target[a] != 1]
-            core_source = [a for a in range(len(source)) if source[a] != 1]
-            order = [core_source[core_target.index(a)] for a in perm if target[a] != 1]
-            slots = iter(order)
-            new_perm = [next(slots) if source[a] != 1 else a for a in range(len(source))]
-            if not self.editor.can_reshape_dims(edit.permuted(source, new_perm), after):
+        elif op == "Transpose":
+            new_perm = _perm_before(source, target, edit.ints_attr(consumer, "perm"))
+            if new_perm is None or not self.editor.can_reshape_dims(edit.permuted(source, new_perm), after):
                 return False
             moved = self.editor.transpose(x, new_perm, before=consumer)
             self.editor.replace(result, self.editor.reshape(moved, after, before=consumer))
