@@ -33,7 +33,7 @@ ZOO_SIZE = 64
 QUICK_SIZE = 32
 HUB = ["BertBackbone/test", "GPT2Backbone/test", "LlamaBackbone/test", "ViTBackbone/test"]
 QUICK = ["MobileNet"]
-FORMS = ("raw", "matmul", "conv")
+FORMS = ("raw", "matmul", "conv", "accelerator")
 
 
 def _model(name, size):
@@ -68,6 +68,7 @@ def _relative(got, want):
 
 def _htp_cell(proto, feeds, expected):
     from keras_1x1.converters.onnx import htp, runtime
+    from keras_1x1.errors import UserInputError
 
     names = [v.name for v in proto.graph.input]
     feeds = dict(zip(names, feeds.values())) if set(names) - set(feeds) else feeds
@@ -76,6 +77,8 @@ def _htp_cell(proto, feeds, expected):
     except htp.HtpFallback as error:
         ops = sorted({op for _, op in error.placement.cpu})
         return f"no: {len(error.placement.cpu)} nodes fall back ({', '.join(ops)})"
+    except UserInputError as error:  # the HTP refuses the graph: the row says why
+        return f"no: {' '.join(str(error).split())[:160]}"
     outputs = runtime.run(session, {k: feeds[k] for k in names})
     worst = max(_relative(outputs[name], want) for name, want in expected.items())
     return f"yes ({len(placement.htp)} nodes), {worst:.1e} of scale"
@@ -145,12 +148,16 @@ def _child_row(name, size):
             return json.loads(line[len("ACCEL-ROW "):])
     lines = [l for l in done.stderr.splitlines() if l.strip() and "WARNING" not in l]
     why = lines[-1] if lines else f"process exited with status {done.returncode}"
-    return [name] + [""] * 7 + ["FAILED: " + " ".join(why.split())[:200]]
+    return [name] + [""] * 8 + ["FAILED: " + " ".join(why.split())[:200]]
 
 
 def run(quick=False):
+    """The accelerator table; and unless quick, or rows are picked, the
+    transformer blocks table (``KERAS_1X1_ACCEL=blocks``: that one only)."""
     names = QUICK if quick else ZOO + HUB
     only = os.environ.get("KERAS_1X1_ACCEL")
+    if only == "blocks":
+        return blocks()
     if only:
         names = [n.strip() for n in only.split(",") if n.strip()]
     rows = []
@@ -158,11 +165,11 @@ def run(quick=False):
         started = time.perf_counter()
         rows.append(_child_row(name, QUICK_SIZE if quick else ZOO_SIZE))
         print(f"  [accel] {name}: {time.perf_counter() - started:.0f} s: {rows[-1][1:]}", flush=True)
-    return harness.Table(
+    table = harness.Table(
         "Accelerators: each form on Qualcomm's HTP (simulated) and in LiteRT",
-        ["model", "HTP raw", "HTP matmul", "HTP conv",
+        ["model", "HTP raw", "HTP matmul", "HTP conv", "HTP accelerator",
          "LiteRT as written", "LiteRT dense form", "LiteRT conv form",
-         "Transposes/Reshapes raw matmul conv", "one fingerprint"],
+         "Transposes/Reshapes raw matmul conv accelerator", "one fingerprint"],
         rows,
         notes=[
             f"zoo models at {QUICK_SIZE if quick else ZOO_SIZE} pixels square, batch 2, random weights; keras-hub "
@@ -176,7 +183,134 @@ def run(quick=False):
             "them all, the ops left to LiteRT's CPU kernels, and the worst output error "
             "against Keras relative to scale.",
             "Transposes/Reshapes: the ONNX graph of each form (tf2onnx's, the canonical "
-            "matmul form, the conv form); one fingerprint: all three have the canonical "
-            "fingerprint.",
+            "matmul form, the conv form, the accelerator form); one fingerprint: all four "
+            "have the canonical fingerprint.",
+        ],
+    )
+    return table if quick or only else [table, blocks()]
+
+
+# -- transformer blocks, form by form -------------------------------------------------------
+
+# keras-hub transformers at sizes where no dim is a coincidence: 4 heads of
+# dim 8, width 32, 8 tokens (the test configurations have head dim 1).
+BLOCKS = ("BertBackbone", "GPT2Backbone", "LlamaBackbone", "ViTBackbone")
+BLOCK_TOKENS = 8
+
+
+def _transformer(name, layers):
+    """``(model, {input name: array})`` of one keras-hub transformer."""
+    import keras
+    import keras_hub
+    import numpy as np
+
+    from keras_1x1.converters.keras import signature
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    shared = dict(num_layers=layers, hidden_dim=32)
+    if name == "ViTBackbone":
+        model = keras_hub.models.ViTBackbone(
+            image_shape=(32, 32, 3), patch_size=8, num_heads=4, mlp_dim=64, **shared)
+        feeds = {"images": rng.normal(size=(2, 32, 32, 3)).astype("float32")}
+    else:
+        heads = dict(num_query_heads=4, num_key_value_heads=2) if name == "LlamaBackbone" else dict(num_heads=4)
+        if name != "LlamaBackbone":
+            heads["max_sequence_length"] = 16
+        model = getattr(keras_hub.models, name)(
+            vocabulary_size=50, intermediate_dim=64, **heads, **shared)
+        feeds = {
+            "token_ids": rng.integers(0, 50, (2, BLOCK_TOKENS)).astype("int32"),
+            "padding_mask": np.ones((2, BLOCK_TOKENS), "int32"),
+            "segment_ids": np.zeros((2, BLOCK_TOKENS), "int32"),
+        }
+    names = signature.input_names(model)
+    return model, {k: feeds[k] for k in names}
+
+
+def _census(proto):
+    ops = [n.op_type for n in proto.graph.node]
+    return ops.count("Transpose"), ops.count("Reshape")
+
+
+def _seconds(protos, feeds, rounds=30):
+    """Median seconds per run of each graph in onnxruntime (CPU), interleaved."""
+    import time as clock
+
+    import numpy as np
+
+    from keras_1x1.converters.onnx import runtime
+
+    sessions = {k: runtime.make_session(p, "cpu", spinning=False) for k, p in protos.items()}
+    samples = {k: [] for k in sessions}
+    for i in range(rounds):
+        for k, session in sessions.items():
+            names = [v.name for v in protos[k].graph.input]
+            start = clock.perf_counter()
+            runtime.run(session, {n: feeds[n] for n in names})
+            samples[k].append(clock.perf_counter() - start)
+    return {k: float(np.median(v)) for k, v in samples.items()}
+
+
+def block_row(name):
+    """One transformer: per form, Transposes and Reshapes per block (the
+    difference between 3 and 2 layers) and in the whole 2-layer graph, the
+    simulated HTP, and CPU latency against the raw export."""
+    from keras_1x1 import converters
+    from keras_1x1.converters.keras import signature
+    from keras_1x1.converters.onnx import canonical
+
+    counts = {}
+    for layers in (2, 3):
+        model, feeds = _transformer(name, layers)
+        raw = converters.export_onnx(model)
+        protos = {form: raw if form == "raw" else canonical.to_form(raw, form) for form in FORMS}
+        counts[layers] = {form: _census(p) for form, p in protos.items()}
+    expected = signature.run(model, feeds)  # the 3-layer model, whose protos these are
+    cells = [name]
+    for form in FORMS:
+        (t2, r2), (t3, r3) = counts[2][form], counts[3][form]
+        cells.append(f"{t3 - t2} / {r3 - r2} ({t3} / {r3})")
+    cells.append(_htp_cell(protos["accelerator"], feeds, expected))
+    seconds = _seconds(protos, feeds)
+    cells.append(" ".join(f"{seconds[f] / seconds['raw']:.2f}" for f in FORMS[1:]))
+    prints = {converters.fingerprint(p) for p in protos.values()}
+    return cells + ["yes" if len(prints) == 1 else "NO"]
+
+
+def _child_block_row(name):
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = (
+        f"import json, sys; sys.path.insert(0, {here!r}); import bench_accel; "
+        f"print('ACCEL-ROW ' + json.dumps(bench_accel.block_row({name!r})))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    for line in done.stdout.splitlines():
+        if line.startswith("ACCEL-ROW "):
+            return json.loads(line[len("ACCEL-ROW "):])
+    lines = [l for l in done.stderr.splitlines() if l.strip() and "WARNING" not in l]
+    why = lines[-1] if lines else f"process exited with status {done.returncode}"
+    return [name] + [""] * (len(FORMS) + 2) + ["FAILED: " + " ".join(why.split())[:200]]
+
+
+def blocks():
+    rows = []
+    for name in BLOCKS:
+        started = time.perf_counter()
+        rows.append(_child_block_row(name))
+        print(f"  [accel blocks] {name}: {time.perf_counter() - started:.0f} s: {rows[-1][1:]}", flush=True)
+    return harness.Table(
+        "Transformer blocks: Transposes / Reshapes per block in each form",
+        ["model"] + [f"{form}" for form in FORMS]
+        + ["accelerator on the HTP", "CPU time vs raw: matmul conv accelerator", "one fingerprint"],
+        rows,
+        notes=[
+            "keras-hub backbones with random weights: width 32, 4 heads of dim 8 (Llama: 2 key/value "
+            f"heads), feed-forward 64, {BLOCK_TOKENS} tokens (ViT: 32x32 images, 8x8 patches), batch 2.",
+            "Per block: the graph of 3 layers less that of 2; in brackets the whole 3-layer graph "
+            "(what is outside the blocks: entrance, masks, exit).",
+            "HTP: the accelerator form of the 3-layer model on onnxruntime-qnn's simulated HTP, fp16, "
+            "error relative to the output's scale. CPU time: onnxruntime on this machine, median of "
+            "30 interleaved runs, relative to tf2onnx's export (not the HTP: its simulator cannot time).",
         ],
     )

@@ -28,4 +28,4 @@ def test_benchmarks_run_in_quick_mode(tmp_path):
     if importlib.util.find_spec("onnxruntime_qnn") and importlib.util.find_spec("ai_edge_litert"):
         assert "Accelerators: each form on Qualcomm's HTP" in text
         row = next(line for line in text.splitlines() if line.startswith("| MobileNet "))
-        assert row.count("yes (") == 3 and "XNNPACK" in row  # every form on the HTP
+        assert row.count("yes (") == 4 and "XNNPACK" in row  # every form on the HTP

@@ -169,3 +169,24 @@ def test_a_transformer_runs_entirely_on_the_htp_in_both_forms():
         censuses.append(candidate.placement.census)
     # Every per-token map of the conv form is a Conv on the HTP (6 a layer).
     assert censuses[1].get("Conv", 0) >= 12 > censuses[0].get("Conv", 0)
+
+
+def test_the_accelerator_form_runs_entirely_on_the_htp():
+    """BERT's accelerator form (tokens (B, C, 1, S), K transposed once per
+    attention), and one attention whose scores meet their scale and their
+    softmax alone: the HTP compiles a product, a scalar Mul and a softmax
+    over the keys' axis in a row only with the scale on an operand."""
+    keras_hub = pytest.importorskip("keras_hub")
+    keras.utils.set_random_seed(0)
+    bert = keras_hub.models.BertBackbone(
+        vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32,
+        max_sequence_length=16,
+    )
+    x = keras.Input((16, 32), name="tokens")
+    attention = keras.Model(x, L.MultiHeadAttention(4, 8, name="attention")(x, x))
+    for model in (bert, attention):
+        accelerator = converters.to_form(converters.export_onnx(model), "accelerator")
+        result = converters.compare(model, accelerator, providers="qnn")
+        assert result.ok and result.same_graph, result.summary()
+        (candidate,) = result.candidates
+        assert not candidate.placement.cpu and candidate.placement.census.get("Conv", 0) >= 4

@@ -34,7 +34,7 @@ from .attributes import attr_python, schema_default
 
 __all__ = ["canonicalize", "canonical_ir", "to_form", "to_ir", "FORMS"]
 
-FORMS = ("raw", "matmul", "conv")
+FORMS = ("raw", "matmul", "conv", "accelerator")
 
 # The rounds stop when one changes nothing; this only guards against passes
 # that would cycle.
@@ -204,6 +204,23 @@ def _conv_form_ir(model):
     # Last, once no pointwise conv can take them as strides: the subsampling
     # slices left as the 1x1 pools onnxruntime runs beside its convs.
     rules.apply(model, rules.conv_form_final_rules())
+    _tidy(model)
+    return model
+
+
+def _accelerator_form_ir(model):
+    from .passes import accelerator
+
+    _conv_form_ir(model)
+    for _ in range(_MAX_ROUNDS):
+        before = _state(model)
+        accelerator.run(model)
+        _tidy(model)
+        if _state(model) == before:
+            break
+    accelerator.lift(model)
+    accelerator.merge_reshapes(model)
+    accelerator.scale_operand(model)
     _tidy(model)
     return model
 
@@ -385,7 +402,11 @@ def to_form(onnx_model, form):
     graph with every pointwise MatMul on a rank 3-5 tensor as an NCHW
     ``Conv`` 1x1 (``group`` for block-diagonal kernels, strides from
     subsampling slices), what neural accelerators prefer; the transposes
-    between neighbouring convs cancel.
+    between neighbouring convs cancel. "accelerator" is the conv form with
+    tokens kept channels first through attention (`passes.accelerator`):
+    heads split and merged on the channel axis, scores stored keys by
+    queries, so attention transposes K once (the layout Apple's ANE
+    transformers and Qualcomm's HTP guidance write by hand).
     """
     import onnx_ir as ir
 
@@ -397,8 +418,11 @@ def to_form(onnx_model, form):
         return ir.serde.serialize_model(to_ir(onnx_model))
     if form == "matmul":
         return canonicalize(onnx_model)
-    model = _conv_form_ir(to_ir(onnx_model))
-    _finish(model, producer="keras-1x1 conv form")
+    if form == "accelerator":
+        model = _accelerator_form_ir(to_ir(onnx_model))
+    else:
+        model = _conv_form_ir(to_ir(onnx_model))
+    _finish(model, producer=f"keras-1x1 {form} form")
     return ir.serde.serialize_model(model)
 
 

@@ -7,6 +7,11 @@ tf2onnx writes the graph; --form chooses what is written:
           channel axis (what CPU and GPU compilers prefer);
   conv    the canonical graph, every pointwise op as an NCHW Conv 1x1 (what
           neural accelerators prefer);
+  accelerator
+          the conv form with tokens channels first through attention too:
+          heads split and merged on the channel axis, K transposed once
+          per attention (the layout of Apple's ANE transformers and
+          Qualcomm's HTP guidance);
   best    matmul or conv, whichever runs faster in onnxruntime here (both
           are timed side by side and the times printed).
 
@@ -34,7 +39,7 @@ def add_arguments(parser):
     parser.add_argument("input", metavar="IN", help="model file (.keras or .h5)")
     parser.add_argument("output", metavar="OUT", help="file to write: .onnx, or .tflite for LiteRT")
     parser.add_argument("--opset", type=int, default=None, help="ONNX opset (tf2onnx: 13 to 18, default 17; jax2onnx and torch.onnx: 18 or newer, default theirs)")
-    parser.add_argument("--form", choices=("raw", "matmul", "conv", "best"), default="raw")
+    parser.add_argument("--form", choices=("raw", "matmul", "conv", "accelerator", "best"), default="raw")
 
 
 def _value_text(value):
@@ -139,7 +144,7 @@ def _litert(args, source, out):
     from keras_1x1.converters.litert import census, export
     from keras_1x1.errors import ConversionError, UserInputError
 
-    if args.form == "best" or args.opset is not None or args.provider != "cpu":
+    if args.form in ("best", "accelerator") or args.opset is not None or args.provider != "cpu":
         raise UserInputError(
             "a .tflite export takes --form raw, matmul or conv (the Keras model as it "
             "is, or converted to the dense or the conv form first), and no --opset or --provider"

@@ -30,6 +30,7 @@ import numpy as np
 import onnx_ir as ir
 
 from .. import edit
+from . import shapes
 
 UNARY = frozenset(
     {
@@ -51,6 +52,55 @@ AXIS = frozenset({"Softmax", "LogSoftmax", "Hardmax", "LpNormalization"})
 ARG = frozenset({"ArgMax", "ArgMin"})
 
 
+def _size(dims, k):
+    values = [shapes.concrete(d, k) for d in dims]
+    return None if None in values else int(np.prod(values, dtype=np.int64))
+
+
+def _runs(source, target):
+    """Pairs ``(source axes, target axes)``: the runs a Reshape from `source`
+    to `target` turns into each other (equal sizes at both probe sizes of
+    the symbolic dims), or None."""
+    pairs, i, j = [], 0, 0
+    while i < len(source) and j < len(target):
+        a, b = [i], [j]
+        i, j = i + 1, j + 1
+        while True:
+            sizes = [(_size([source[k] for k in a], p), _size([target[k] for k in b], p)) for p in (0, 1)]
+            if any(x is None or y is None for x, y in sizes):
+                return None
+            if all(x == y for x, y in sizes):
+                break
+            if all(x < y for x, y in sizes) and i < len(source):
+                a.append(i)
+                i += 1
+            elif all(x > y for x, y in sizes) and j < len(target):
+                b.append(j)
+                j += 1
+            else:
+                return None
+        pairs.append((a, b))
+    # Trailing unit axes join the last run.
+    if not pairs:
+        return None
+    while i < len(source):
+        if source[i] != 1:
+            return None
+        pairs[-1][0].append(i)
+        i += 1
+    while j < len(target):
+        if target[j] != 1:
+            return None
+        pairs[-1][1].append(j)
+        j += 1
+    return pairs
+
+
+def _swap(r):
+    """The perm that swaps the last two of `r` axes."""
+    return tuple(range(r - 2)) + (r - 1, r - 2)
+
+
 def unit_perm(source, target):
     """The perm of a same-rank Reshape from `source` to `target` dims that
     only moves unit axes (a transpose that touches no memory), or None."""
@@ -69,8 +119,9 @@ def unit_perm(source, target):
 class Layout:
     """One sweep over a graph (see the module docstring)."""
 
-    def __init__(self, model):
+    def __init__(self, model, accelerator=False):
         self.model = model
+        self.accelerator = accelerator
         self.graph = model.graph
         self.editor = edit.Editor(model.graph)
         self.version = edit.opset(model)
@@ -149,6 +200,7 @@ class Layout:
     # -- the sweep ---------------------------------------------------------------------
 
     def run(self):
+        self.order = {id(node): i for i, node in enumerate(self.graph)}
         for node in list(self.graph):
             if node.domain not in ("", "ai.onnx") or any(
                 a.type in (ir.AttributeType.GRAPH, ir.AttributeType.GRAPHS)
@@ -156,8 +208,8 @@ class Layout:
             ):
                 self.default(node)
                 continue
-            handler = HANDLERS.get(node.op_type, Layout.default)
-            handler(self, node)
+            # By name, so that a subclass's own handlers run.
+            getattr(self, HANDLERS.get(node.op_type, Layout.default).__name__)(node)
         self._outputs()
         return self.changed
 
@@ -202,13 +254,16 @@ class Layout:
         stored, perm = self.view(node.inputs[0])
         if perm is None or source is None or target is None:
             return self.default(node)
+        if self.accelerator and not edit.is_identity(perm):
+            # Unit axes join the run of their neighbour in the stored tensor.
+            return self._reshape_runs(node, stored, perm, source, target)
         moved = unit_perm(source, target)
         if moved is not None:
             self.alias[id(node.outputs[0])] = (stored, edit.compose(perm, moved))
             self.changed = True
             return None
         if [d for d in source if d != 1] != [d for d in target if d != 1]:
-            return self.default(node)
+            return self._reshape_runs(node, stored, perm, source, target)
         # Only unit axes come or go: the view goes through. The axes that
         # are not 1 keep their stored order; the unit axes sit where the
         # target has them.
@@ -236,6 +291,37 @@ class Layout:
         edit.set_type(out, shape, None)
         if not edit.is_identity(new):
             self.perm[id(out)] = new
+        return None
+
+    def _reshape_runs(self, node, stored, perm, source, target):
+        """A Reshape that splits (or, in the accelerator layout, also
+        merges) runs of axes, run on the stored tensor when each run lies
+        in it whole and in order; else on the tensor as written."""
+        pairs = _runs(source, target)
+        if pairs is None or not self.accelerator and any(len(a) > 1 for a, _ in pairs):
+            return self.default(node)
+        placed = []
+        for a, b in pairs:
+            at = [perm[k] for k in a]
+            if at != list(range(at[0], at[0] + len(at))):
+                return self.default(node)
+            placed.append((at[0], b))
+        shape, new = [], [0] * len(target)
+        for _, b in sorted(placed):
+            for k in b:
+                new[k] = len(shape)
+                shape.append(target[k])
+        spec = self.editor.target_spec(stored, shape)
+        if spec is None:
+            return self.default(node)
+        self._rewire(node, 0, stored)
+        if not edit.same_spec(edit.read_target(node.inputs[1]), spec):
+            node.replace_input_with(1, self.editor.build_target(spec, before=node))
+            self.changed = True
+        out = node.outputs[0]
+        edit.set_type(out, shape, None)
+        if not edit.is_identity(new):
+            self.perm[id(out)] = tuple(new)
         return None
 
     def unary(self, node):
@@ -285,10 +371,13 @@ class Layout:
         result is not transposed there (a LayerNorm's per-token scale
         meeting channels-first tokens). Else the first operand's."""
         full = [
-            perm
-            for value, (_, perm) in zip(node.inputs, views)
+            (value, stored, perm)
+            for value, (stored, perm) in zip(node.inputs, views)
             if edit.const_array(value) is None and perm is not None and len(perm) == r
         ]
+        if self.accelerator:
+            return self._accelerator_leader(node, views, r, full)
+        full = [perm for _, _, perm in full]
         if full and not edit.is_identity(full[0]):
             return full[0]
         # The layout of a later operand, or of a later op, that every
@@ -298,6 +387,39 @@ class Layout:
             if all(self._cheap(value, stored, p, perm) for value, (stored, p) in zip(node.inputs, views)):
                 return perm
         return full[0] if full else edit.identity(r)
+
+    def _accelerator_leader(self, node, views, r, full):
+        """In the accelerator layout: a layout every operand reaches moving
+        only unit axes (that of an operand stored transposed, or of a later
+        op), else that of the largest operand (the scores, not the mask
+        they meet), of those the one read by fewest ops and computed last
+        (a residual branch, not the stream it joins). Which layout each operand is written in does
+        not matter, so a second sweep keeps what the first chose."""
+        # A view that moves only unit axes is no layout of its own.
+        full = [
+            (value, stored, perm if edit.moves_memory(edit.dims(stored), perm) else edit.identity(r))
+            for value, stored, perm in full
+            if edit.dims(stored) is not None
+        ]
+        moved = [perm for _, _, perm in full if not edit.is_identity(perm)]
+        for perm in moved + self._wanted_later(node, r):
+            if all(self._cheap(value, stored, p, perm) for value, (stored, p) in zip(node.inputs, views)):
+                return perm
+        if not full:
+            return edit.identity(r)
+
+        def rank_of(entry):
+            # Largest; then read by fewest ops (a mask every block reads
+            # moves once for all); then computed last.
+            _, stored, _ = entry
+            producer = stored.producer()
+            return (
+                _size(edit.dims(stored) or ["?"], 0) or 0,
+                -len(stored.uses()),
+                -1 if producer is None else self.order.get(id(producer), -1),
+            )
+
+        return max(full, key=rank_of)[2]
 
     def _wanted_later(self, node, r):
         """Layouts of operands already placed that the broadcasting ops
@@ -458,6 +580,16 @@ class Layout:
         self._set_const(node, 1, self._per_axis(pads, perm, 2).astype(pads.dtype))
         self._finish(node, perm)
 
+    def tile(self, node):
+        """Tile runs on the stored tensor, its repeats in the stored order."""
+        stored, perm = self.view(node.inputs[0])
+        repeats = edit.const_array(node.inputs[1])
+        if perm is None or repeats is None or repeats.size != len(perm):
+            return self.default(node)
+        self._rewire(node, 0, stored)
+        self._set_const(node, 1, self._per_axis(repeats, perm, 1).astype(repeats.dtype))
+        self._finish(node, perm)
+
     def resize(self, node):
         stored, perm = self.view(node.inputs[0])
         if perm is None or "axes" in node.attributes:
@@ -494,11 +626,68 @@ class Layout:
 
     def matmul(self, node):
         weight = edit.const_array(node.inputs[1])
+        if weight is None and edit.const_array(node.inputs[0]) is None:
+            return self._product(node)
         stored, perm = self.view(node.inputs[0])
         if weight is None or weight.ndim != 2 or perm is None or perm[-1] != len(perm) - 1:
             return self.default(node)
         self._rewire(node, 0, stored)
         self._finish(node, perm)
+
+    def _product(self, node):
+        """A product of two tensors runs as ``A @ B`` or as its transpose
+        ``B^T @ A^T``: the one whose operands need fewer transposes; on a
+        tie, the one whose softmax (read through elementwise ops) runs over
+        the last axis, or in the accelerator layout over the one before
+        (scores stored keys by queries, so that ``V @ P^T`` needs no
+        transpose either); else ``A @ B``."""
+        a, b = node.inputs
+        (sa, pa), (sb, pb) = self.view(a), self.view(b)
+        r = edit.rank(a)
+        if pa is None or pb is None or r is None or r < 2 or edit.rank(b) != r:
+            return self.default(node)
+        plain, swap = edit.identity(r), _swap(r)
+        direct = self._moves(sa, pa, plain) + self._moves(sb, pb, plain)
+        transposed = self._moves(sa, pa, swap) + self._moves(sb, pb, swap)
+        if transposed == direct:
+            axis = self._softmax_axis(node, r)
+            wanted = r - 2 if self.accelerator else r - 1
+            transposed = direct - (axis is not None and axis != wanted)
+        if transposed >= direct:
+            return self.default(node)
+        self._rewire(node, 0, self.materialize(sb, pb, swap, node))
+        self._rewire(node, 1, self.materialize(sa, pa, swap, node))
+        self._finish(node, swap)
+        return None
+
+    @staticmethod
+    def _moves(stored, perm, target):
+        """1 when the view ``(stored, perm)`` needs a transpose to be read in
+        layout `target`, else 0."""
+        return int(edit.moves_memory(edit.dims(stored), edit.compose(perm, edit.inverse(target))))
+
+    @staticmethod
+    def _softmax_axis(node, r):
+        """The axis of `node`'s output that the softmax it reaches through
+        elementwise ops and transposes read nowhere else runs over, or None."""
+        value, perm = node.outputs[0], edit.identity(r)
+        for _ in range(16):
+            uses = list(value.uses())
+            if len(uses) != 1 or value.is_graph_output() or edit.rank(value) != r:
+                return None
+            consumer = uses[0].node
+            if consumer.op_type in AXIS:
+                axis = edit.int_attr(consumer, "axis", -1)
+                return perm[axis + r if axis < 0 else axis]
+            if consumer.op_type == "Transpose":
+                own = edit.ints_attr(consumer, "perm")
+                if own is None:
+                    return None
+                perm = edit.compose(perm, own)
+            elif consumer.op_type not in UNARY | BROADCAST:
+                return None
+            value = consumer.outputs[0]
+        return None
 
 
 HANDLERS = {
@@ -510,6 +699,7 @@ HANDLERS = {
     "Pad": Layout.pad,
     "Resize": Layout.resize,
     "Gather": Layout.gather,
+    "Tile": Layout.tile,
     "MatMul": Layout.matmul,
 }
 HANDLERS.update({op: Layout.unary for op in UNARY})
@@ -519,6 +709,8 @@ HANDLERS.update({op: Layout.reduce for op in edit.REDUCE_OPS})
 HANDLERS.update({op: Layout.arg for op in ARG})
 
 
-def run(model):
-    """One layout sweep; True when the graph changed."""
-    return Layout(model).run()
+def run(model, accelerator=False):
+    """One layout sweep; True when the graph changed. `accelerator`: the
+    accelerator layout (reshapes that merge axes run on transposed tensors,
+    scores stored keys by queries)."""
+    return Layout(model, accelerator).run()

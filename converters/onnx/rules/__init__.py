@@ -138,6 +138,7 @@ def spelling_rules():
         reduce_normalize.ReshapeAfterReduce(),
         reduce_normalize.KeptLikeDropped(),
         reduce_unit_axes.ReduceUnitAxes(),
+        reduce_unit_axes.ReduceSomeUnitAxes(),
         slice_normalize.SliceNormalize(),
         resize_scales.ResizeScales(),
         sub_constant_to_add.SubConstantToAdd(),

@@ -33,3 +33,41 @@ class ReduceUnitAxes(Rule):
 
     def rewrite(self, node, context):
         return [context.editor.reshape(node.inputs[0], edit.dims(node.outputs[0]), before=node)]
+
+
+class ReduceSomeUnitAxes(Rule):
+    """``ReduceX(x, A)`` over unit axes and others -> over the others only.
+
+    Keeping its axes, the reduction is the same without the unit ones;
+    dropping them, it is the reduction of ``x`` reshaped without them (a
+    mean over channels ``(N, C, 1, S)`` and over ``(N, C, S)`` meet)."""
+
+    op_types = _IDENTITY_ON_ONE
+
+    def check(self, node, context):
+        shape = edit.dims(node.inputs[0])
+        if shape is None or edit.dims(node.outputs[0]) is None:
+            return "the shapes are unknown"
+        axes = edit.reduce_axes(node, len(shape), context.version)
+        if axes is None or set(node.attributes) - {"axes", "keepdims", "noop_with_empty_axes"}:
+            return "the axes are unknown"
+        units = [a for a in axes if shape[a] == 1]
+        if not units or len(units) == len(axes):
+            return "no unit axis beside the others"
+        if not edit.int_attr(node, "keepdims", 1):
+            kept = [d for i, d in enumerate(shape) if i not in units]
+            if not context.editor.can_reshape(node.inputs[0], kept):
+                return "no Reshape target without the unit axes"
+        return ""
+
+    def rewrite(self, node, context):
+        shape = edit.dims(node.inputs[0])
+        axes = edit.reduce_axes(node, len(shape), context.version)
+        units = [a for a in axes if shape[a] == 1]
+        keepdims = edit.int_attr(node, "keepdims", 1)
+        x = node.inputs[0]
+        others = [a for a in axes if a not in units]
+        if not keepdims:
+            x = context.editor.reshape(x, [d for i, d in enumerate(shape) if i not in units], before=node)
+            others = [a - sum(1 for u in units if u < a) for a in others]
+        return [edit.reduce_node(context.editor, node.op_type, x, others, keepdims, context.version, before=node)]
