@@ -265,17 +265,26 @@ class Layout:
         if [d for d in source if d != 1] != [d for d in target if d != 1]:
             return self._reshape_runs(node, stored, perm, source, target)
         # Only unit axes come or go: the view goes through. The axes that
-        # are not 1 keep their stored order; the unit axes sit where the
-        # target has them.
+        # are not 1 keep their stored order; a unit axis of the target sits
+        # just before the axis that follows it in the target (after the
+        # last, when none follows), wherever the stored tensor has that one.
         core = [k for k in range(len(source)) if source[k] != 1]
         places = [j for j in range(len(target)) if target[j] != 1]
         at = dict(zip(core, places))
-        order = sorted(core, key=lambda k: perm[k])
-        shape, new = list(target), list(range(len(target)))
-        for place, k in zip(places, order):
-            shape[place] = source[k]
-            new[at[k]] = place
-        new = tuple(new)
+        order = [at[k] for k in sorted(core, key=lambda k: perm[k])]
+        last = None  # the last unit placed after the last axis that is not 1
+        for j in (j for j in range(len(target)) if target[j] == 1):
+            following = [p for p in places if p > j]
+            if following:
+                order.insert(order.index(following[0]), j)
+            elif places or last is not None:
+                anchor = last if last is not None else places[-1]
+                order.insert(order.index(anchor) + 1, j)
+                last = j
+            else:
+                order.append(j)
+        shape = [target[p] for p in order]
+        new = tuple(order.index(p) for p in range(len(target)))
         if shape == edit.dims(stored):
             self.alias[id(node.outputs[0])] = (stored, new)
             self.changed = True
@@ -581,10 +590,11 @@ class Layout:
         self._finish(node, perm)
 
     def tile(self, node):
-        """Tile runs on the stored tensor, its repeats in the stored order."""
+        """In the accelerator layout, Tile runs on the stored tensor with
+        its repeats in the stored order."""
         stored, perm = self.view(node.inputs[0])
         repeats = edit.const_array(node.inputs[1])
-        if perm is None or repeats is None or repeats.size != len(perm):
+        if not self.accelerator or perm is None or repeats is None or repeats.size != len(perm):
             return self.default(node)
         self._rewire(node, 0, stored)
         self._set_const(node, 1, self._per_axis(repeats, perm, 1).astype(repeats.dtype))
@@ -663,8 +673,26 @@ class Layout:
     @staticmethod
     def _moves(stored, perm, target):
         """1 when the view ``(stored, perm)`` needs a transpose to be read in
-        layout `target`, else 0."""
-        return int(edit.moves_memory(edit.dims(stored), edit.compose(perm, edit.inverse(target))))
+        layout `target`, else 0. A transpose of a Reshape that merges runs
+        of a transposed tensor, moving the runs whole, costs nothing: the
+        reshape pass sinks the Reshape through it and the two transposes
+        are one (grouped query attention's values, repeated and merged)."""
+        move = edit.compose(perm, edit.inverse(target))
+        if not edit.moves_memory(edit.dims(stored), move):
+            return 0
+        from .reshapes import _perm_before
+
+        producer = stored.producer()
+        if producer is not None and producer.op_type == "Reshape" and producer.inputs[0] is not None:
+            inner = producer.inputs[0].producer()
+            source, shape = edit.dims(producer.inputs[0]), edit.dims(stored)
+            if (
+                inner is not None and inner.op_type == "Transpose" and source is not None
+                and shape is not None and len(source) > len(shape)
+                and _perm_before(source, shape, move) is not None
+            ):
+                return 0
+        return 1
 
     @staticmethod
     def _softmax_axis(node, r):
