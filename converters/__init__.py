@@ -16,7 +16,8 @@ Three rooms, each its own package:
   canonical form); `fingerprint(onnx_model)` (a hash of the canonical
   graph); `graph_diff(a, b)`; `compare(a, b, *, inputs=None,
   providers=None, atol=None, rtol=None)` (same canonical graph? same
-  outputs?); `to_form(onnx_model, "matmul" | "conv")` (deployment forms).
+  outputs?); `to_form(onnx_model, "matmul" | "conv" | "accelerator")` (deployment
+  forms).
 
 Names are imported on first use: the ONNX half never imports Keras or
 TensorFlow unless a Keras model is handed to it.

@@ -123,3 +123,45 @@ def test_cli_exports_the_accelerator_form(tmp_path, capsys):
     refused = tmp_path / "block.tflite"
     status = cli.main(["export", str(tmp_path / "block.keras"), str(refused), "--form", "accelerator"])
     assert status != 0 and not refused.exists()
+
+
+def _hub(name, layers):
+    """A keras-hub transformer at sizes where no dim is a coincidence
+    (width 32, 4 heads of dim 8, 8 tokens), every weight distinct."""
+    keras_hub = pytest.importorskip("keras_hub")
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    if name == "ViTBackbone":
+        model = keras_hub.models.ViTBackbone(
+            image_shape=(32, 32, 3), patch_size=8, num_layers=layers, num_heads=4,
+            hidden_dim=32, mlp_dim=64)
+        feeds = {"images": rng.normal(size=(2, 32, 32, 3)).astype("float32")}
+    else:
+        heads = (dict(num_query_heads=4, num_key_value_heads=2) if name == "LlamaBackbone"
+                 else dict(num_heads=4, max_sequence_length=16))
+        model = getattr(keras_hub.models, name)(
+            vocabulary_size=50, num_layers=layers, hidden_dim=32, intermediate_dim=64, **heads)
+        feeds = {"token_ids": rng.integers(0, 50, (2, 8)).astype("int32"),
+                 "padding_mask": np.ones((2, 8), "int32")}
+        if name == "BertBackbone":
+            feeds["segment_ids"] = np.zeros((2, 8), "int32")
+    for weight in model.weights:
+        if weight.dtype.startswith("float"):
+            weight.assign(rng.normal(0, 0.3, tuple(weight.shape)).astype("float32"))
+    return model, feeds
+
+
+@pytest.mark.parametrize("name", ["BertBackbone", "GPT2Backbone", "LlamaBackbone", "ViTBackbone"])
+def test_keras_hub_transformers_transpose_once_a_block(name):
+    transposes = {}
+    for layers in (2, 3):
+        model, feeds = _hub(name, layers)
+        raw = converters.export_onnx(model)
+        accelerator = canonical.to_form(raw, "accelerator")
+        transposes[layers] = _ops(accelerator).count("Transpose")
+        assert converters.fingerprint(accelerator) == converters.fingerprint(raw), (
+            converters.graph_diff(raw, accelerator))
+    # The same outputs as Keras (the 3-layer model), the same canonical graph.
+    result = converters.compare(model, accelerator, inputs=feeds)
+    assert result.ok and result.same_graph, result.summary()
+    assert transposes[3] - transposes[2] == 1, transposes

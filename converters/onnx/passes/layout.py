@@ -12,11 +12,16 @@ places. This pass removes that freedom in one sweep, in topological order:
   attributes and constant operands renumbered: elementwise ops in any
   layout; broadcasting ops in the layout of their first operand, the
   others brought to it; reductions, Softmax, Concat, Slice, Pad, Resize,
-  Split and Gather with their axes mapped; a pointwise MatMul on any layout
-  whose channel axis is last. Its outputs are views in the layout it ran in.
-- An op that needs its inputs as they are written (Conv, pooling, Reshape,
-  everything not in the table) gets them *materialized*: one Transpose from
-  the stored tensor, or a Reshape where only unit axes move.
+  Split, Tile and Gather with their axes mapped; a pointwise MatMul on any
+  layout whose channel axis is last; a Reshape that splits or merges runs
+  of axes lying whole and in order in the stored tensor (heads split off
+  channels-first tokens); a product of two tensors as ``A @ B`` or as
+  ``B^T @ A^T``, whichever needs fewer transposes (on a tie, the one whose
+  softmax runs over the last axis). Its outputs are views in the layout
+  it ran in.
+- An op that needs its inputs as they are written (Conv, pooling, other
+  Reshapes, everything not in the table) gets them *materialized*: one
+  Transpose from the stored tensor, or a Reshape where only unit axes move.
 - Graph outputs are materialized.
 
 So a transpose exists exactly where an op needs one, whatever the exporter
@@ -303,11 +308,11 @@ class Layout:
         return None
 
     def _reshape_runs(self, node, stored, perm, source, target):
-        """A Reshape that splits (or, in the accelerator layout, also
-        merges) runs of axes, run on the stored tensor when each run lies
-        in it whole and in order; else on the tensor as written."""
+        """A Reshape that splits or merges runs of axes, run on the stored
+        tensor when each run lies in it whole and in order; else on the
+        tensor as written."""
         pairs = _runs(source, target)
-        if pairs is None or not self.accelerator and any(len(a) > 1 for a, _ in pairs):
+        if pairs is None:
             return self.default(node)
         placed = []
         for a, b in pairs:
@@ -590,11 +595,10 @@ class Layout:
         self._finish(node, perm)
 
     def tile(self, node):
-        """In the accelerator layout, Tile runs on the stored tensor with
-        its repeats in the stored order."""
+        """Tile runs on the stored tensor, its repeats in the stored order."""
         stored, perm = self.view(node.inputs[0])
         repeats = edit.const_array(node.inputs[1])
-        if not self.accelerator or perm is None or repeats is None or repeats.size != len(perm):
+        if perm is None or repeats is None or repeats.size != len(perm):
             return self.default(node)
         self._rewire(node, 0, stored)
         self._set_const(node, 1, self._per_axis(repeats, perm, 1).astype(repeats.dtype))
