@@ -101,6 +101,19 @@ def _runs(source, target):
     return pairs
 
 
+def _readers(value):
+    """How many ops read `value`, through the Transposes and Reshapes
+    that only move it (a mask transposed once for every block)."""
+    count = 0
+    for use in value.uses():
+        node = use.node
+        if node.op_type in ("Transpose", "Reshape") and use.idx == 0 and node.outputs:
+            count += _readers(node.outputs[0])
+        else:
+            count += 1
+    return count
+
+
 def _swap(r):
     """The perm that swaps the last two of `r` axes."""
     return tuple(range(r - 2)) + (r - 1, r - 2)
@@ -429,7 +442,7 @@ class Layout:
             producer = stored.producer()
             return (
                 _size(edit.dims(stored) or ["?"], 0) or 0,
-                -len(stored.uses()),
+                -_readers(stored),
                 -1 if producer is None else self.order.get(id(producer), -1),
             )
 
