@@ -284,23 +284,15 @@ class Layout:
             return self._reshape_runs(node, stored, perm, source, target)
         # Only unit axes come or go: the view goes through. The axes that
         # are not 1 keep their stored order; a unit axis of the target sits
-        # just before the axis that follows it in the target (after the
-        # last, when none follows), wherever the stored tensor has that one.
+        # just before the axis that follows it in the target, wherever that
+        # one is stored, and trailing unit axes last.
         core = [k for k in range(len(source)) if source[k] != 1]
         places = [j for j in range(len(target)) if target[j] != 1]
         at = dict(zip(core, places))
         order = [at[k] for k in sorted(core, key=lambda k: perm[k])]
-        last = None  # the last unit placed after the last axis that is not 1
         for j in (j for j in range(len(target)) if target[j] == 1):
             following = [p for p in places if p > j]
-            if following:
-                order.insert(order.index(following[0]), j)
-            elif places or last is not None:
-                anchor = last if last is not None else places[-1]
-                order.insert(order.index(anchor) + 1, j)
-                last = j
-            else:
-                order.append(j)
+            order.insert(order.index(following[0]) if following else len(order), j)
         shape = [target[p] for p in order]
         new = tuple(order.index(p) for p in range(len(target)))
         if shape == edit.dims(stored):
