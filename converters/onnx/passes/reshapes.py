@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import edit
 from . import shapes
-from .layout import BROADCAST, UNARY
+from .layout import BROADCAST, UNARY, _size
 
 _LAST_AXIS_OPS = frozenset({"Softmax", "LogSoftmax", "Hardmax"})
 _AXIS_OPS = _LAST_AXIS_OPS | {"LpNormalization"}
@@ -99,11 +99,6 @@ def _dropped(source, target):
 
 def _core(shape):
     return [d for d in shape if d != 1]
-
-
-def _size(dims, k):
-    values = [shapes.concrete(d, k) for d in dims]
-    return None if None in values else int(np.prod(values, dtype=np.int64))
 
 
 def _new_unit_tail(source, target):
