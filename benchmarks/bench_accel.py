@@ -137,10 +137,16 @@ def row(name, size=ZOO_SIZE):
 
 
 def _child_row(name, size):
+    return _child(f"row({name!r}, {size})", name, 8)
+
+
+def _child(call, name, blanks):
+    """The row `bench_accel.<call>` makes in a process of its own; a
+    FAILED row after `blanks` empty cells when it makes none."""
     here = os.path.dirname(os.path.abspath(__file__))
     code = (
         f"import json, sys; sys.path.insert(0, {here!r}); import bench_accel; "
-        f"print('ACCEL-ROW ' + json.dumps(bench_accel.row({name!r}, {size})))"
+        f"print('ACCEL-ROW ' + json.dumps(bench_accel.{call}))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     for line in done.stdout.splitlines():
@@ -148,7 +154,7 @@ def _child_row(name, size):
             return json.loads(line[len("ACCEL-ROW "):])
     lines = [l for l in done.stderr.splitlines() if l.strip() and "WARNING" not in l]
     why = lines[-1] if lines else f"process exited with status {done.returncode}"
-    return [name] + [""] * 8 + ["FAILED: " + " ".join(why.split())[:200]]
+    return [name] + [""] * blanks + ["FAILED: " + " ".join(why.split())[:200]]
 
 
 def run(quick=False):
@@ -282,18 +288,7 @@ def block_row(name):
 
 
 def _child_block_row(name):
-    here = os.path.dirname(os.path.abspath(__file__))
-    code = (
-        f"import json, sys; sys.path.insert(0, {here!r}); import bench_accel; "
-        f"print('ACCEL-ROW ' + json.dumps(bench_accel.block_row({name!r})))"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    for line in done.stdout.splitlines():
-        if line.startswith("ACCEL-ROW "):
-            return json.loads(line[len("ACCEL-ROW "):])
-    lines = [l for l in done.stderr.splitlines() if l.strip() and "WARNING" not in l]
-    why = lines[-1] if lines else f"process exited with status {done.returncode}"
-    return [name] + [""] * (len(FORMS) + 2) + ["FAILED: " + " ".join(why.split())[:200]]
+    return _child(f"block_row({name!r})", name, len(FORMS) + 2)
 
 
 def blocks():

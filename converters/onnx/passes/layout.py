@@ -299,6 +299,12 @@ class Layout:
             self.alias[id(node.outputs[0])] = (stored, new)
             self.changed = True
             return None
+        return self._reshape_stored(node, stored, shape, new)
+
+    def _reshape_stored(self, node, stored, shape, new):
+        """The Reshape reads the stored tensor, to `shape`; its output is
+        the view `new` of that (or the Reshape runs as written when no
+        target can be spelled)."""
         spec = self.editor.target_spec(stored, shape)
         if spec is None:
             return self.default(node)
@@ -309,7 +315,7 @@ class Layout:
         out = node.outputs[0]
         edit.set_type(out, shape, None)
         if not edit.is_identity(new):
-            self.perm[id(out)] = new
+            self.perm[id(out)] = tuple(new)
         return None
 
     def _reshape_runs(self, node, stored, perm, source, target):
@@ -330,18 +336,7 @@ class Layout:
             for k in b:
                 new[k] = len(shape)
                 shape.append(target[k])
-        spec = self.editor.target_spec(stored, shape)
-        if spec is None:
-            return self.default(node)
-        self._rewire(node, 0, stored)
-        if not edit.same_spec(edit.read_target(node.inputs[1]), spec):
-            node.replace_input_with(1, self.editor.build_target(spec, before=node))
-            self.changed = True
-        out = node.outputs[0]
-        edit.set_type(out, shape, None)
-        if not edit.is_identity(new):
-            self.perm[id(out)] = tuple(new)
-        return None
+        return self._reshape_stored(node, stored, shape, new)
 
     def unary(self, node):
         if any(edit.rank(v) not in (None, 0) for v in node.inputs[1:] if v is not None):

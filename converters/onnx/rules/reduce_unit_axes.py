@@ -15,16 +15,23 @@ from . import Rule
 _IDENTITY_ON_ONE = ("ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum")
 
 
+def _shape_and_axes(node, context):
+    """``(input shape, reduced axes)``, or why they are not known."""
+    shape = edit.dims(node.inputs[0])
+    if shape is None or edit.dims(node.outputs[0]) is None:
+        return "the shapes are unknown"
+    axes = edit.reduce_axes(node, len(shape), context.version)
+    return "the axes are unknown" if axes is None else (shape, axes)
+
+
 class ReduceUnitAxes(Rule):
     op_types = _IDENTITY_ON_ONE
 
     def check(self, node, context):
-        shape = edit.dims(node.inputs[0])
-        if shape is None or edit.dims(node.outputs[0]) is None:
-            return "the shapes are unknown"
-        axes = edit.reduce_axes(node, len(shape), context.version)
-        if axes is None:
-            return "the axes are unknown"
+        found = _shape_and_axes(node, context)
+        if isinstance(found, str):
+            return found
+        shape, axes = found
         if not axes or any(shape[a] != 1 for a in axes):
             return "a reduced axis is not of size 1"
         if not context.editor.can_reshape(node.inputs[0], edit.dims(node.outputs[0])):
@@ -45,11 +52,11 @@ class ReduceSomeUnitAxes(Rule):
     op_types = _IDENTITY_ON_ONE
 
     def check(self, node, context):
-        shape = edit.dims(node.inputs[0])
-        if shape is None or edit.dims(node.outputs[0]) is None:
-            return "the shapes are unknown"
-        axes = edit.reduce_axes(node, len(shape), context.version)
-        if axes is None or set(node.attributes) - {"axes", "keepdims", "noop_with_empty_axes"}:
+        found = _shape_and_axes(node, context)
+        if isinstance(found, str):
+            return found
+        shape, axes = found
+        if set(node.attributes) - {"axes", "keepdims", "noop_with_empty_axes"}:
             return "the axes are unknown"
         units = [a for a in axes if shape[a] == 1]
         if not units or len(units) == len(axes):
