@@ -561,3 +561,39 @@ def test_a_roll_gives_both_forms_one_fingerprint():
     weight.CopyFrom(numpy_helper.from_array(array + np.float32(0.5), weight.name))
     assert converters.fingerprint(changed) != converters.fingerprint(original)
     assert "weight" in converters.graph_diff(original, changed)
+
+
+# -- maps halved and doubled again ------------------------------------------------------
+
+
+def _pyramid(keras):
+    # A feature pyramid: each level's 1x1 lateral conv plus the level above
+    # it upsampled. It runs only on sizes that halve exactly; prime probes
+    # break the sums, and the deepest maps of small probes are 1x1 and 2x2.
+    x = keras.Input((None, None, 3), name="image")
+    levels, h = [], x
+    for width in (8, 8, 8):
+        h = keras.layers.Conv2D(width, 3, strides=2, padding="same", activation="relu")(h)
+        levels.append(h)
+    top = keras.layers.Conv2D(4, 1)(levels[-1])
+    for level in reversed(levels[:-1]):
+        top = keras.layers.Add()([keras.layers.UpSampling2D(2)(top), keras.layers.Conv2D(4, 1)(level)])
+    return keras.Model(x, keras.layers.Conv2D(4, 3, padding="same")(top))
+
+
+def test_a_feature_pyramid_on_free_sizes_gives_both_forms_one_fingerprint():
+    keras = pytest.importorskip("keras")
+    from keras_1x1 import converters
+
+    keras.utils.set_random_seed(0)
+    model = _pyramid(keras)
+    dense = converters.conv_to_dense(model)
+    exports = [converters.export_onnx(m) for m in (model, dense)]
+    assert {n.op_type for n in exports[0].graph.node} != {n.op_type for n in exports[1].graph.node}
+    assert converters.fingerprint(exports[0]) == converters.fingerprint(exports[1])
+    # The sizes stay free: no probe size was read as a static dim.
+    graph = converters.canonicalize(exports[1]).graph
+    weights = {w.name for w in graph.initializer}
+    maps = [v.type.tensor_type.shape.dim for v in list(graph.value_info) + list(graph.output)
+            if v.name not in weights and len(v.type.tensor_type.shape.dim) == 4]
+    assert maps and all(sum(d.HasField("dim_value") for d in dims) == 1 for dims in maps)
