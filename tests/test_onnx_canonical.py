@@ -537,6 +537,55 @@ def test_deployment_forms_match_keras(pairs, name):
                 assert attrs.get("strides") == [2, 2]
 
 
+def _one_pixel_block(head):
+    # Strided 3x3 convs down to a 1x1 map, a bottleneck of pointwise convs
+    # on it (biases, a residual sum) and, with `head`, a classifier on the
+    # pooled features of a 2x2 map beside it.
+    keras.utils.set_random_seed(3)
+    x = keras.Input((4, 4, 3))
+    h = L.Conv2D(8, 3, strides=2, padding="same", activation="relu")(x)
+    pooled = L.GlobalAveragePooling2D()(h)
+    h = L.Conv2D(8, 3, strides=2, padding="same", activation="relu")(h)
+    b = L.Conv2D(16, 1, activation="relu", bias_initializer="random_normal")(h)
+    # A batch norm after the activation: a per-channel Mul and Add.
+    b = L.BatchNormalization(gamma_initializer="random_uniform", beta_initializer="random_normal",
+                             moving_mean_initializer="random_normal")(b)
+    h = L.Add()([h, L.Conv2D(8, 1, bias_initializer="random_normal")(b)])
+    outputs = [L.Conv2D(6, 1)(L.ReLU()(h))]
+    if head:
+        outputs.append(L.Dense(5)(pooled))
+    return keras.Model(x, outputs)
+
+
+@pytest.mark.parametrize("head", [False, True])
+def test_the_conv_form_of_a_1x1_map_is_convs_without_reshapes(head):
+    model = _one_pixel_block(head)
+    dense = converters.conv_to_dense(model)
+    raw = converters.export_onnx(dense)
+    x = sample(model)
+    expected = model(x)
+    expected = [np.asarray(e) for e in (expected if head else [expected])]
+    for form in ("conv", "accelerator"):
+        proto = canonical.to_form(raw, form)
+        session = runtime.make_session(proto, "cpu")
+        got = list(runtime.run(session, {proto.graph.input[0].name: x}).values())
+        for a, b in zip(got, expected):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+        assert converters.fingerprint(proto) == converters.fingerprint(raw)
+        ops = [n.op_type for n in proto.graph.node]
+        kernels = {i.name: list(i.dims) for i in proto.graph.initializer}
+        pointwise = [n for n in proto.graph.node
+                     if n.op_type == "Conv" and kernels[n.input[1]][2:] == [1, 1]]
+        # The three pointwise maps of the 1x1 map are 2-D convs, their
+        # biases in them; one Reshape (the output, back to channels last).
+        assert len(pointwise) == 3 and all(len(n.input) == 3 for n in pointwise[:2])
+        assert ops.count("Reshape") == 1 and ops.count("Add") == 2
+        # The classifier on pooled features never was a map: a MatMul.
+        assert ops.count("MatMul") == head
+    # The canonical form itself writes them as products.
+    assert [n.op_type for n in converters.canonicalize(raw).graph.node].count("MatMul") == 3 + head
+
+
 def test_conv_form_cancels_transposes_between_convs(pairs):
     conv_form = canonical.to_form(pairs("residual")["dense_onnx"], "conv")
     ops = [n.op_type for n in conv_form.graph.node]

@@ -189,6 +189,7 @@ def _canonical_ir(model):
 
 def _conv_form_ir(model):
     from . import rules
+    from .passes import accelerator
     from .rules import conv1x1_to_matmul, pad_into_conv
 
     _canonical_ir(model)
@@ -204,6 +205,8 @@ def _conv_form_ir(model):
     # Last, once no pointwise conv can take them as strides: the subsampling
     # slices left as the 1x1 pools onnxruntime runs beside its convs.
     rules.apply(model, rules.conv_form_final_rules())
+    # The pointwise maps of 1x1 maps: Conv on (N, C, 1, 1), not MatMul.
+    accelerator.lift_unit_maps(model)
     _tidy(model)
     return model
 

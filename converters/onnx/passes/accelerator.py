@@ -33,7 +33,10 @@ from __future__ import annotations
 import numpy as np
 import onnx_ir as ir
 
+from keras_1x1.kernels import detect_groups, onnx_weight
+
 from .. import edit
+from ..reading import channel_row
 from . import layout
 
 
@@ -73,7 +76,8 @@ def scale_operand(model):
 
 
 def merge_reshapes(model):
-    """Every Reshape that reads a Reshape reads what that one read."""
+    """Every Reshape that reads a Reshape reads what that one read; one
+    that then gives its input's own shape (not a graph output) is gone."""
     editor = edit.Editor(model.graph)
     changed = False
     for node in list(model.graph):
@@ -82,6 +86,10 @@ def merge_reshapes(model):
             continue
         origin, shape = inner.inputs[0], edit.dims(node.outputs[0])
         if shape is None or "?" in shape or edit.dims(origin) is None:
+            continue
+        if shape == edit.dims(origin) and not node.outputs[0].is_graph_output():
+            editor.replace(node.outputs[0], origin)
+            changed = True
             continue
         spec = editor.target_spec(origin, shape)
         if spec is None:
@@ -95,15 +103,6 @@ def merge_reshapes(model):
 # -- the unit axis -------------------------------------------------------------------------
 
 
-def _lifted_dims(shape):
-    """A rank 1-3 shape of an operand broadcast against rank-3 tokens, with
-    the unit axis before the last."""
-    if len(shape) < 2:
-        return list(shape)
-    full = [1] * (3 - len(shape)) + list(shape)
-    return full[:2] + [1] + full[2:]
-
-
 def _pairs(name, values):
     """A rank-1 conv attribute for rank 2 (the unit axis first)."""
     if name == "pads":
@@ -112,21 +111,46 @@ def _pairs(name, values):
 
 
 class _Lift:
+    """Rank-3 channels-first tokens ``(B, C, S)`` as ``(B, C, 1, S)``: `RANK`
+    is the rank of the values lifted, `UNITS` the unit axes they take after
+    their channels."""
+
+    RANK = 3
+    UNITS = 1
+
     def __init__(self, model):
         self.graph = model.graph
         self.editor = edit.Editor(model.graph)
         self.version = edit.opset(model)
         self.before = {}  # id(lifted value) -> its rank-3 dims
-        self.back = {}  # id(lifted value) -> a rank-3 Reshape of it
+        self.back = {}  # id(lifted value) -> a Reshape of it to its old dims
+        self.dropped = set()  # ids of nodes a rewrite made dead
         self.changed = False
+
+    def _lifted_dims(self, shape):
+        """A shape of rank `RANK` or less, of a lifted value or an operand
+        broadcast against one, with the unit axes after the channels."""
+        if not shape:
+            return list(shape)
+        full = [1] * (self.RANK - len(shape)) + list(shape)
+        return full[:2] + [1] * self.UNITS + full[2:]
+
+    def _moved(self, axis):
+        """Where axis `axis` of a lifted value's old dims is now."""
+        axis = axis + self.RANK if axis < 0 else axis
+        return axis if axis < 2 else axis + self.UNITS
 
     def lifted(self, value):
         return value is not None and id(value) in self.before
 
+    def _rank(self, value):
+        """The rank of `value` before the lift."""
+        return len(self.before[id(value)]) if self.lifted(value) else edit.rank(value)
+
     def _lift_value(self, value):
         shape = edit.dims(value)
         self.before[id(value)] = shape
-        edit.set_type(value, shape[:2] + [1] + shape[2:], None)
+        edit.set_type(value, self._lifted_dims(shape), None)
         self.changed = True
 
     def unlifted(self, value, before):
@@ -135,57 +159,67 @@ class _Lift:
         return self.back[id(value)]
 
     def up(self, value, before):
-        """`value` (rank 1-3, not lifted) with the unit axis."""
+        """`value` (of rank `RANK` or less, not lifted) with the unit axes,
+        as it broadcasts against a lifted value."""
         array = edit.const_array(value)
         shape = edit.dims(value)
         if array is not None:
-            lifted = array.reshape(_lifted_dims(array.shape))
+            lifted = array.reshape(self._lifted_dims(array.shape))
             while lifted.ndim > 1 and lifted.shape[0] == 1:
                 lifted = lifted.reshape(lifted.shape[1:])
             return value if lifted.shape == array.shape else self.editor.constant(lifted)
-        if shape is None or len(shape) < 2:
+        if not shape:
             return value
-        return self.editor.reshape(value, _lifted_dims(shape), before=before)
+        target = self._lifted_dims(shape)
+        while len(shape) < 2 and len(target) > 1 and target[0] == 1:
+            target = target[1:]
+        return value if target == list(shape) else self.editor.reshape(value, target, before=before)
 
     # -- which values take the unit axis ------------------------------------------------------
 
     def _kind(self, node):
-        """"out": the op computes as well with the unit axis in its rank-3
-        output (elementwise, broadcasting, softmax, a reduction keeping its
-        axes); "conv": a rank-3 Conv; None: the op needs its operands as written."""
+        """"out": the op computes as well with the unit axes in its output
+        of rank `RANK` (elementwise, broadcasting, softmax, a reduction
+        keeping its axes); "conv": a pointwise map (`_is_conv`); None: the op
+        needs its operands as written."""
         if node.domain not in ("", "ai.onnx") or len(node.outputs) != 1:
             return None
         out = edit.dims(node.outputs[0])
-        if node.op_type == "Conv":
-            kernel = edit.const_array(node.inputs[1]) if len(node.inputs) > 1 else None
-            auto = edit.string_attr(node, "auto_pad", "NOTSET")
-            ok = kernel is not None and kernel.ndim == 3 and out is not None and len(out) == 3
-            return "conv" if ok and auto in ("NOTSET", "VALID") else None
-        if out is None or len(out) != 3 or "?" in out:
+        if self._is_conv(node, out):
+            return "conv"
+        if node.op_type == "Conv" or out is None or len(out) != self.RANK or "?" in out:
             return None
         if node.op_type in layout.UNARY:
             extra = [v for v in node.inputs[1:] if v is not None]
             return "out" if all(edit.rank(v) == 0 for v in extra) else None
         if node.op_type in layout.BROADCAST:
             return "out" if all(v is not None and edit.dims(v) is not None for v in node.inputs) else None
-        if node.op_type in layout.AXIS and edit.rank(node.inputs[0]) == 3:
+        if node.op_type in layout.AXIS and self._rank(node.inputs[0]) == self.RANK:
             return "out"
         if node.op_type in edit.REDUCE_OPS and edit.int_attr(node, "keepdims", 1):
             return "out" if self._axes(node) is not None else None
         return None
 
+    def _is_conv(self, node, out):
+        """A rank-3 Conv (a 1-D conv of the tokens)."""
+        if node.op_type != "Conv":
+            return False
+        kernel = edit.const_array(node.inputs[1]) if len(node.inputs) > 1 else None
+        auto = edit.string_attr(node, "auto_pad", "NOTSET")
+        ok = kernel is not None and kernel.ndim == 3 and out is not None and len(out) == 3
+        return ok and auto in ("NOTSET", "VALID")
+
     def _axes(self, node):
-        rank = 3 if self.lifted(node.inputs[0]) else edit.rank(node.inputs[0])
-        if rank != 3 or set(node.attributes) - {"axes", "keepdims", "noop_with_empty_axes"}:
+        if self._rank(node.inputs[0]) != self.RANK or set(node.attributes) - {"axes", "keepdims", "noop_with_empty_axes"}:
             return None
-        return edit.reduce_axes(node, 3, self.version)
+        return edit.reduce_axes(node, self.RANK, self.version)
 
     def _plan(self):
         """The nodes whose outputs take the unit axis: the rank-3 Convs, the
         ops of kind "out" that read one of them, and those whose every
         reader is one of them (a LayerNorm's per-token scale), to a fixpoint."""
         nodes = [n for n in self.graph if self._kind(n) is not None]
-        plan = {id(n) for n in nodes if self._kind(n) == "conv"}
+        plan = {id(n) for n in nodes if self._kind(n) == "conv" and self._anchored(n)}
         changed = True
         while changed:
             changed = False
@@ -206,9 +240,15 @@ class _Lift:
                     changed = True
         return plan
 
+    def _anchored(self, node):
+        """Whether pointwise map `node` starts a lifted region."""
+        return True
+
     def run(self):
         plan = self._plan()
         for node in list(self.graph):
+            if id(node) in self.dropped:
+                continue
             kind = self._kind(node) if id(node) in plan else None
             if kind == "conv":
                 self.conv(node)
@@ -264,9 +304,8 @@ class _Lift:
                 if lifted is not value:
                     node.replace_input_with(i, lifted)
         if node.op_type in layout.AXIS:
-            axis = edit.int_attr(node, "axis", -1)
-            axis = axis + 3 if axis < 0 else axis
-            node.attributes["axis"] = ir.AttrInt64("axis", axis if axis < 2 else axis + 1)
+            axis = self._moved(edit.int_attr(node, "axis", -1))
+            node.attributes["axis"] = ir.AttrInt64("axis", axis)
         elif node.op_type in edit.REDUCE_OPS:
             self._reduce_axes(node, keepdims=True)
         self._lift_value(node.outputs[0])
@@ -278,7 +317,8 @@ class _Lift:
 
     def _reduce_axes(self, node, keepdims):
         axes = self._axes(node)
-        moved = [a if a < 2 else a + 1 for a in axes] + ([] if keepdims else [2])
+        units = [] if keepdims else list(range(2, 2 + self.UNITS))
+        moved = [self._moved(a) for a in axes] + units
         if edit.axes_as_input(node.op_type, self.version):
             node.replace_input_with(1, self.editor.int64(sorted(moved)))
         else:
@@ -297,3 +337,94 @@ class _Lift:
 def lift(model):
     """Channels-first tokens ``(B, C, S)`` as ``(B, C, 1, S)``; True when the graph changed."""
     return _Lift(model).run()
+
+
+def _unit_map(shape, channels):
+    """Whether `shape` (rank 3 or more) holds `channels` values per batch
+    entry on one axis, every other axis but the batch a unit axis: a 1x1
+    map, or a sequence of one token, in either layout."""
+    if shape is None or len(shape) < 3:
+        return False
+    return [d for d in shape[1:] if d != 1] == [channels]
+
+
+class _UnitMapLift(_Lift):
+    """The values of a 1x1 map, ``(N, C)`` once the canonical form dropped
+    its unit axes, as ``(N, C, 1, 1)``: the pointwise maps on them are 2-D
+    ``Conv`` 1x1 again, as on a larger map, and the elementwise ops between
+    them keep the unit axes (no Reshape around each one). A region is lifted
+    only where it meets a map: a Reshape between one of its values and a
+    unit map (`_unit_map`); a product of vectors that never were a map (a
+    classifier on pooled features, an MLP on a table) stays a MatMul."""
+
+    RANK = 2
+    UNITS = 2
+
+    def _is_conv(self, node, out):
+        """A MatMul of a rank-2 value by a 2-D constant."""
+        if node.op_type != "MatMul" or out is None or len(out) != 2:
+            return False
+        kernel = edit.const_array(node.inputs[1])
+        return (kernel is not None and kernel.ndim == 2 and self._rank(node.inputs[0]) == 2
+                and edit.const_array(node.inputs[0]) is None)
+
+    def _anchored(self, node):
+        """Whether the region of rank-2 values around `node` (joined by ops
+        the lift knows) meets a unit map through a Reshape."""
+        seen, stack = set(), [node]
+        while stack:
+            current = stack.pop()
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            out = current.outputs[0]
+            channels = (edit.dims(out) or [None, None])[-1]
+            neighbours = [u.node for u in out.uses()]
+            neighbours += [v.producer() for v in current.inputs
+                           if v is not None and v.producer() is not None]
+            for other in neighbours:
+                if other.op_type == "Reshape":
+                    ends = [edit.dims(other.inputs[0]), edit.dims(other.outputs[0])]
+                    if any(_unit_map(shape, channels) for shape in ends):
+                        return True
+                elif self._kind(other) is not None:
+                    stack.append(other)
+        return False
+
+    def _bias(self, matmul, cout):
+        """The bias Add that reads `matmul` alone, and its row, or (None, None)."""
+        out = matmul.outputs[0]
+        uses = list(out.uses())
+        if len(uses) != 1 or out.is_graph_output() or uses[0].idx != 0:
+            return None, None
+        add = uses[0].node
+        if add.op_type != "Add" or add.domain not in ("", "ai.onnx"):
+            return None, None
+        row = channel_row(edit.const_array(add.inputs[1]), 2, cout)
+        return (add, row) if row is not None and row.dtype == out.dtype.numpy() else (None, None)
+
+    def conv(self, node):
+        x, out = node.inputs[0], node.outputs[0]
+        kernel = edit.const_array(node.inputs[1])
+        batch, cout = edit.dims(out)
+        groups = detect_groups(kernel)
+        inputs = [x if self.lifted(x) else self.up(x, node),
+                  self.editor.constant(onnx_weight(kernel, groups, 2))]
+        add, row = self._bias(node, cout)
+        if row is not None:
+            inputs.append(self.editor.constant(row))
+        conv = self.editor.node(
+            "Conv", inputs, {"group": groups} if groups > 1 else {}, before=node,
+            shape=[batch, cout, 1, 1], dtype=out.dtype,
+        )
+        self.before[id(conv)] = [batch, cout]
+        self.editor.replace(add.outputs[0] if add is not None else out, conv)
+        self.dropped.update({id(node), id(add)})
+        self.changed = True
+
+
+def lift_unit_maps(model):
+    """The pointwise maps of 1x1 maps as 2-D ``Conv`` 1x1 on ``(N, C, 1, 1)``
+    (`_UnitMapLift`); True when the graph changed."""
+    changed = _UnitMapLift(model).run()
+    return merge_reshapes(model) or changed
