@@ -95,3 +95,51 @@ def test_a_model_that_fails_on_the_first_draw_is_drawn_again_shorter():
     assert "the model refuses the first draw" in drawn and conv.conversion_report.verified
     ok = converters.dense_to_conv(model, verify={"tokens": np.full((2, 10), 3, "int32")})
     assert ok.conversion_report.verified and ok.conversion_report.inputs == []
+
+
+def _framed_audio():
+    # Audio samples cut into frames of 256, a Dense per frame: the model
+    # runs only on a multiple of 256 samples, longer than any short length.
+    samples = keras.Input((None, 1), name="samples")
+    frames = L.Reshape((-1, 256), name="frames")(samples)
+    h = L.Dense(8, activation="relu", name="embed")(frames)
+    return randomize(keras.Model(samples, L.Dense(4, name="proj")(h)))
+
+
+def _strided_front_end():
+    # Strided convs over audio samples, a speech encoder's front end. On a
+    # short input TensorFlow computes a result of no meaning without
+    # complaint; onnxruntime refuses the input.
+    samples = keras.Input((None, 1), name="samples")
+    h = L.Conv1D(8, 100, strides=50, activation="relu", name="stem")(samples)
+    h = L.Conv1D(8, 5, activation="relu", name="second")(h)
+    return randomize(keras.Model(samples, L.Dense(4, name="proj")(h)))
+
+
+def test_a_model_that_needs_long_inputs_is_drawn_long():
+    model = _framed_audio()
+    specs, inputs, outputs = signature.accepted(model)
+    assert keras.tree.flatten(inputs)[0].shape[1] == 256
+    assert "the model refuses the first draw" in specs[0].why
+    conv = converters.dense_to_conv(model)
+    assert conv.conversion_report.verified
+    assert converters.compare(model, converters.export_onnx(conv)).ok
+
+
+def test_the_export_check_runs_the_graph_on_a_length_the_model_takes():
+    model = _strided_front_end()
+    first = signature.sample_inputs(model)
+    assert keras.tree.flatten(first)[0].shape[1] < 100  # onnxruntime refuses this one
+    proto = converters.export_onnx(model)
+    x = np.random.default_rng(0).normal(size=(2, 1024, 1)).astype("float32")
+    assert converters.compare(model, proto, inputs={"samples": x}).ok
+
+
+def test_long_lengths_are_not_drawn_for_inputs_that_would_be_large():
+    images = keras.Input((None, None, 3), name="images")
+    model = keras.Model(images, L.Conv2D(4, 1, name="pw")(images))
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
+    text = keras.Model(tokens, L.Dense(4, name="proj")(L.Embedding(20, 8)(tokens)))
+    # 1024 x 1024 x 3 entries a row is past the limit; a sequence of 4096 is not.
+    assert 1024 not in signature.free_lengths(model) and 256 in signature.free_lengths(model)
+    assert 4096 in signature.free_lengths(text)

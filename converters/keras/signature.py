@@ -160,10 +160,27 @@ def sample_inputs(model, *, seed=0, shapes=None, specs=None):
     return pack_inputs(model, draw_inputs(specs, seed))
 
 
+# Long lengths, for a model whose front end needs a long input (strided
+# convs over audio samples), tried where every input stays this small.
+_LONG_LENGTHS = (64, 256, 1024, 4096)
+_MAX_DRAWN = 1 << 20  # entries of one drawn input, per batch row
+
+
+def _small_enough(model, length):
+    for spec in plain_specs(model):
+        entries = 1
+        for d in spec.shape[1:]:
+            entries *= length if d is None else int(d)
+        if entries > _MAX_DRAWN:
+            return False
+    return True
+
+
 def free_lengths(model):
     """Free lengths to try when the drawn ones are refused: the rows of the
     model's tables (a position table read whole fixes the length), then
-    short ones; 1 last (it broadcasts against anything)."""
+    short ones, then long ones where the inputs stay small; 1 last (it
+    broadcasts against anything)."""
     # A pointwise map's kernel is no table, and it is 2-D in one form only
     # (a Dense kernel, a Conv1D 1x1's is 3-D): both forms try the same lengths.
     maps = (keras.layers.Dense, keras.layers.EinsumDense, keras.layers.Conv1D,
@@ -182,7 +199,8 @@ def free_lengths(model):
         int(v.shape[0]) for v in model.weights
         if id(v) not in kernels and len(v.shape) == 2 and 1 < int(v.shape[0]) <= 4096
     }
-    return sorted(rows) + [n for n in (7, 16, 1) if n not in rows]
+    long = [n for n in _LONG_LENGTHS if n not in rows and _small_enough(model, n)]
+    return sorted(rows) + [n for n in (7, 16) if n not in rows] + long + ([1] if 1 not in rows else [])
 
 
 def accepted(model, specs=None):
@@ -203,11 +221,17 @@ def accepted(model, specs=None):
         ]
         inputs = sample_inputs(model, specs=tried)
         try:
-            return tried, inputs, run(model, inputs)
+            outputs = run(model, inputs)
         except UserInputError:
             raise
         except Exception as error:  # noqa: BLE001 - the first failure is the one reported
             first = first or error
+            continue
+        # An empty output (a strided conv longer than its input) checks nothing.
+        empty = [name for name, value in outputs.items() if value.size == 0]
+        if not empty:
+            return tried, inputs, outputs
+        first = first or ValueError(f"the model's output {empty[0]} is empty on the inputs drawn")
     raise first
 
 

@@ -19,6 +19,7 @@ Keras input names.
 """
 
 import contextlib
+import dataclasses
 import re
 
 from keras_1x1.errors import UserInputError, one_line
@@ -345,24 +346,51 @@ def _check_runs(proto, model, specs=None):
     from .runtime import make_session, run
 
     specs = signature.input_specs(model) if specs is None else specs
+    session = None
     try:
-        run(make_session(proto, "cpu"), feeds(proto, specs))
+        session = make_session(proto, "cpu")
+        run(session, feeds(proto, specs))
         return
     except Exception as error:  # noqa: BLE001 - onnxruntime's own exceptions
         failure = error
+    if session is None:  # onnxruntime cannot load the graph
+        raise UserInputError(_rejected(proto, model, failure)) from failure
     # Inputs the Keras model itself refuses say nothing of the graph: the
-    # graph runs on the inputs the model accepts, or it is refused.
-    try:
-        accepted = signature.accepted(model, specs)[0]
-    except Exception:  # noqa: BLE001 - the model accepts none: the first failure stands
-        accepted = None
-    if accepted is not None and accepted != specs:
+    # graph runs on inputs the model accepts, or it is refused. TensorFlow
+    # runs a strided conv longer than its input without complaint (on
+    # nothing), so the other lengths the model accepts are tried too.
+    for tried in _other_specs(model, specs):
         try:
-            run(make_session(proto, "cpu"), feeds(proto, accepted))
+            run(session, feeds(proto, tried))
             return
-        except Exception as error:  # noqa: BLE001
-            failure = error
+        except Exception:  # noqa: BLE001 - the first failure is the one reported
+            continue
     raise UserInputError(_rejected(proto, model, failure)) from failure
+
+
+def _other_specs(model, specs):
+    """Specs other than `specs` with inputs the Keras model runs on: those
+    `signature.accepted` finds, then each free length it would try."""
+    from ..keras import signature
+
+    try:
+        first = signature.accepted(model, specs)[0]
+    except Exception:  # noqa: BLE001 - the model accepts none of them
+        return
+    if first != specs:
+        yield first
+    if not any(d is None for spec in specs for d in spec.shape[1:]):
+        return
+    for length in signature.free_lengths(model):
+        tried = [dataclasses.replace(spec, free=length) for spec in specs]
+        if tried == first:
+            continue
+        try:
+            outputs = signature.run(model, signature.sample_inputs(model, specs=tried))
+        except Exception:  # noqa: BLE001 - the model refuses this length
+            continue
+        if all(value.size for value in outputs.values()):
+            yield tried
 
 
 # onnxruntime names the node in its messages as "Name:'node'" (at run time)

@@ -410,5 +410,9 @@ def run(session, feeds):
     if missing:
         raise UserInputError(f"no input given for {', '.join(missing)}")
     inputs = {n: np.asarray(feeds[n]).astype(wanted[n], copy=False) for n in wanted}
-    values = session.run(names, inputs)
+    # A failing kernel raises (and the caller says what failed in one
+    # line): onnxruntime's own log of it is not printed.
+    quiet = _ort().RunOptions()
+    quiet.log_severity_level = 4
+    values = session.run(names, inputs, quiet)
     return dict(zip(names, values))
