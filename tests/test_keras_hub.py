@@ -420,3 +420,16 @@ def test_onnx_of_both_forms_has_one_fingerprint(name):
     assert converters.fingerprint(original) == converters.fingerprint(converted), (
         converters.graph_diff(original, converted)
     )
+
+
+def test_a_graph_that_runs_only_where_every_length_is_one_is_refused():
+    # tf2onnx's graph of T5 with one head fails in the decoder's attention
+    # at every length but 1, where every axis broadcasts; Keras runs all.
+    keras.utils.set_random_seed(0)
+    model = M.T5Backbone(vocabulary_size=10, num_layers=1, num_heads=1, hidden_dim=8,
+                         intermediate_dim=8, use_gated_activation=False)
+    with pytest.raises(UserInputError) as info:
+        converters.export_onnx(model)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("onnxruntime rejects tf2onnx's graph of model 't5_backbone' at node '")

@@ -373,17 +373,19 @@ def _other_specs(model, specs):
     `signature.accepted` finds, then each free length it would try."""
     from ..keras import signature
 
+    # Not a length of 1: it broadcasts against anything, so a graph that
+    # runs there alone is not shown to run at all.
     try:
         first = signature.accepted(model, specs)[0]
     except Exception:  # noqa: BLE001 - the model accepts none of them
         return
-    if first != specs:
+    if first != specs and all(spec.free != 1 for spec in first):
         yield first
     if not any(d is None for spec in specs for d in spec.shape[1:]):
         return
     for length in signature.free_lengths(model):
         tried = [dataclasses.replace(spec, free=length) for spec in specs]
-        if tried == first:
+        if length == 1 or tried == first:
             continue
         try:
             outputs = signature.run(model, signature.sample_inputs(model, specs=tried))
