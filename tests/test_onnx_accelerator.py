@@ -165,3 +165,22 @@ def test_keras_hub_transformers_transpose_once_a_block(name):
     result = converters.compare(model, accelerator, inputs=feeds)
     assert result.ok and result.same_graph, result.summary()
     assert transposes[3] - transposes[2] == 1, transposes
+
+
+def test_heads_of_dim_2_with_one_rotary_frequency_keep_the_fingerprint():
+    # keras-hub Llama at the sizes of its own test: heads of dim 2, a rotary
+    # table of one frequency, so the heads and the rotary halves are unit
+    # axes; the form's two Reshapes that only move them stay two.
+    keras_hub = pytest.importorskip("keras_hub")
+    keras.utils.set_random_seed(0)
+    model = keras_hub.models.LlamaBackbone(
+        vocabulary_size=10, num_layers=2, num_query_heads=4, num_key_value_heads=2,
+        hidden_dim=8, intermediate_dim=8)
+    raw = converters.export_onnx(model)
+    accelerator = canonical.to_form(raw, "accelerator")
+    assert converters.fingerprint(accelerator) == converters.fingerprint(raw), (
+        converters.graph_diff(raw, accelerator))
+    feeds = {"token_ids": np.arange(10, dtype="int32").reshape(2, 5) % 10,
+             "padding_mask": np.ones((2, 5), "int32")}
+    result = converters.compare(model, accelerator, inputs=feeds)
+    assert result.ok and result.same_graph, result.summary()

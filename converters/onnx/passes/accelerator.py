@@ -75,9 +75,18 @@ def scale_operand(model):
     return changed
 
 
+def _units_only(source, target):
+    """Whether a Reshape from `source` to `target` only adds or drops unit axes."""
+    return [d for d in source if d != 1] == [d for d in target if d != 1]
+
+
 def merge_reshapes(model):
     """Every Reshape that reads a Reshape reads what that one read; one
-    that then gives its input's own shape (not a graph output) is gone."""
+    that then gives its input's own shape (not a graph output) is gone.
+    Two that each only move unit axes of a value that has unit axes of its
+    own stay two: the canonical form places a unit axis by where it stood
+    (before the axis that follows it), and a merged pair moves it
+    elsewhere."""
     editor = edit.Editor(model.graph)
     changed = False
     for node in list(model.graph):
@@ -90,6 +99,10 @@ def merge_reshapes(model):
         if shape == edit.dims(origin) and not node.outputs[0].is_graph_output():
             editor.replace(node.outputs[0], origin)
             changed = True
+            continue
+        middle, source = edit.dims(inner.outputs[0]), edit.dims(origin)
+        if (middle is not None and 1 in source[1:]
+                and _units_only(source, middle) and _units_only(middle, shape)):
             continue
         spec = editor.target_spec(origin, shape)
         if spec is None:
@@ -361,12 +374,14 @@ class _UnitMapLift(_Lift):
     UNITS = 2
 
     def _is_conv(self, node, out):
-        """A MatMul of a rank-2 value by a 2-D constant."""
+        """A MatMul of a rank-2 value by a 2-D constant of more than one
+        row (one row is an outer product: rotary angles, positions times
+        frequencies)."""
         if node.op_type != "MatMul" or out is None or len(out) != 2:
             return False
         kernel = edit.const_array(node.inputs[1])
-        return (kernel is not None and kernel.ndim == 2 and self._rank(node.inputs[0]) == 2
-                and edit.const_array(node.inputs[0]) is None)
+        return (kernel is not None and kernel.ndim == 2 and kernel.shape[0] > 1
+                and self._rank(node.inputs[0]) == 2 and edit.const_array(node.inputs[0]) is None)
 
     def _anchored(self, node):
         """Whether the region of rank-2 values around `node` (joined by ops
@@ -426,5 +441,4 @@ class _UnitMapLift(_Lift):
 def lift_unit_maps(model):
     """The pointwise maps of 1x1 maps as 2-D ``Conv`` 1x1 on ``(N, C, 1, 1)``
     (`_UnitMapLift`); True when the graph changed."""
-    changed = _UnitMapLift(model).run()
-    return merge_reshapes(model) or changed
+    return _UnitMapLift(model).run() and (merge_reshapes(model) or True)
