@@ -483,9 +483,9 @@ def row(name):
         except Exception as error:  # noqa: BLE001
             _emit(".keras save + reload", "save refused: " + _cause(error))
         else:
+            feed = inputs if inputs is not None else signature.sample_inputs(model)
             try:
                 loaded = keras.saving.load_model(path)
-                feed = inputs if inputs is not None else signature.sample_inputs(model)
                 error = _outputs_equal(signature.run(converted, feed), signature.run(loaded, feed))
                 if isinstance(error, str):
                     _emit(".keras save + reload", "reloaded; " + error + _as_original(model, feed, folder))
