@@ -887,8 +887,9 @@ FAMILIES = [
                    "clip_l_negative_token_ids": In((1, 8), "int32"),
                    "clip_g_token_ids": In((1, 8), "int32"),
                    "clip_g_negative_token_ids": In((1, 8), "int32"),
-                   "num_steps": In((1,), "int32"), "guidance_scale": In((1,))},
-                  "MMDiT of 1 head of 16, RMS q/k norm, dual attention; float32 CLIPs of 1 head of 8")),
+                   "num_steps": In((1,), "int32", [2]), "guidance_scale": In((1,))},
+                  "MMDiT of 1 head of 16, RMS q/k norm, dual attention; float32 CLIPs of 1 head of 8; "
+                  "2 steps")),
     Family("MMDiT",
            Config(dict(patch_size=2, hidden_dim=16 * 2, num_layers=2, num_heads=2,
                        position_size=192, latent_shape=(8, 8, 16), context_shape=(5, 64),

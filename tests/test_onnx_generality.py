@@ -411,9 +411,19 @@ def _free_map_of_one_channel(keras):
     return keras.Model(x, keras.layers.Dense(1, bias_initializer="random_normal")(h))
 
 
+def _one_query_prepended(keras):
+    # One learned query token, projected, put before the text tokens (as
+    # BLIP-2 feeds its language model): in the conv form the projection
+    # is a conv of one position, stored channels first.
+    query = keras.Input((1, 6), name="query")
+    tokens = keras.Input((None, 4), name="tokens")
+    h = keras.layers.Concatenate(axis=1)([keras.layers.Dense(4)(query), tokens])
+    return keras.Model([query, tokens], keras.layers.Dense(4)(h))
+
+
 COINCIDENCES = [
     _one_channel, _unit_attention, _one_pixel, _two_by_two, _tokens_as_wide_as_hidden,
-    _head_dim_one, _mean_of_one_channel, _free_map_of_one_channel,
+    _head_dim_one, _mean_of_one_channel, _free_map_of_one_channel, _one_query_prepended,
 ]
 
 

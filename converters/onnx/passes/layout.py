@@ -534,15 +534,17 @@ class Layout:
 
     def concat(self, node):
         views = [self.view(v) for v in node.inputs]
-        leader = None
-        for value, (stored, perm) in zip(node.inputs, views):
-            if perm is None:
-                return self.default(node)
-            if edit.const_array(value) is None:
-                leader = perm
-                break
-        if leader is None:
+        if any(perm is None for _, perm in views):
             return self.default(node)
+        # The layout of the first operand stored transposed; a view that
+        # moves only unit axes (a one-token operand) is no layout of its own.
+        placed = [(stored, perm) for value, (stored, perm) in zip(node.inputs, views)
+                  if edit.const_array(value) is None]
+        if not placed:
+            return self.default(node)
+        moving = [perm for stored, perm in placed
+                  if edit.dims(stored) is None or edit.moves_memory(edit.dims(stored), perm)]
+        leader = moving[0] if moving else placed[0][1]
         inverse = edit.inverse(leader)
         for i, (value, (stored, perm)) in enumerate(zip(node.inputs, views)):
             array = edit.const_array(value)
