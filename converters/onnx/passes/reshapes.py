@@ -45,6 +45,11 @@ _SHAPE_ONLY = frozenset({"Reshape", "Squeeze", "Unsqueeze", "Flatten"})
 _AGNOSTIC = UNARY | BROADCAST | _AXIS_OPS | edit.REDUCE_OPS | {"MatMul", "Transpose"}
 
 
+# Entries a constant is worked out at, broadcast (a mask over long probes
+# is not moved).
+_DENSE_LIMIT = 1 << 24
+
+
 def constant_before(array, source, target):
     """A broadcast constant for `source` that equals `array` broadcast over
     `target` once reshaped, in its one spelling (ones where it does not
@@ -60,7 +65,7 @@ def constant_before(array, source, target):
         tgt = [shapes.concrete(d, k) for d in target]
         if None in src or None in tgt or int(np.prod(src)) != int(np.prod(tgt)):
             return None
-        if array.ndim > len(tgt):
+        if array.ndim > len(tgt) or int(np.prod(tgt)) > _DENSE_LIMIT:
             return None
         try:
             dense = np.broadcast_to(array, tgt)

@@ -15,7 +15,7 @@ with a constant target in one export and a computed one in another.
    its receptive field, the same length for a model's token ids and its
    mask): a distinct large prime for every free dim is tried first, then
    one value per axis (so the inputs' sequences match), smaller and
-   smaller, then odd primes times 256 (maps that a feature pyramid halves
+   smaller, then odd primes times 32 (maps that a feature pyramid halves
    and doubles again), until every shape is known.
 2. A dim equal in both probes is static; one that differs is symbolic, and
    named by its pair of probe values, so two dims are equal exactly when
@@ -50,9 +50,9 @@ FREE_PROBES = (
     (((31, 41, 43, 47, 53, 59), (37, 61, 67, 71, 73, 79)), True),
     (((13, 17, 19, 23, 29, 83), (5, 3, 89, 97, 101, 103)), True),
     # Maps halved and doubled again (a feature pyramid adds a map to the
-    # one below it, upsampled): odd primes times 256, so eight halvings
-    # stay exact and no two axes or probes meet.
-    (((3328, 4352, 4864, 5888, 7424, 7936), (9472, 10496, 11008, 12032, 13568, 15104)), True),
+    # one below it, upsampled): odd primes times 32, so five halvings (a
+    # backbone's stride of 32) stay exact and no two axes or probes meet.
+    (((352, 416, 544, 608, 736, 928), (992, 1184, 1312, 1376, 1504, 1696)), True),
 )
 # Plumbing is small: larger constants are never folded by the probes.
 _SMALL = 4096
