@@ -440,10 +440,12 @@ def row(name):
     exports = {}
     original_export = export_module.export_onnx
 
-    def export_once(m, path=None, *, opset=None):
+    # Checked in onnxruntime on the verification's inputs where the model
+    # refuses drawn ones (the test's input_data).
+    def export_once(m, path=None, *, opset=None, inputs=inputs):
         if path is None and opset is None and id(m) in exports:
             return exports[id(m)]
-        proto = original_export(m, path, opset=opset)
+        proto = original_export(m, path, opset=opset, inputs=inputs)
         if path is None and opset is None:
             exports[id(m)] = proto
         return proto

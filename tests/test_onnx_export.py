@@ -241,3 +241,37 @@ def test_an_output_tf2onnx_writes_with_extra_leading_unit_axes_is_squeezed_back(
     other = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     with pytest.raises(UserInputError, match="rank 4, where Keras gives rank 2"):
         export.match_output_ranks(other, {"y": 2}, "m")
+
+
+class _Positions(keras.layers.Layer):
+    # Writes each row's features at the row's own position: the positions
+    # must be a permutation of the rows, which no drawn input is.
+    def call(self, x, positions):
+        return keras.ops.take_along_axis(x, keras.ops.expand_dims(positions, -1), axis=1)
+
+
+def _positioned():
+    x = keras.Input((4, 3), name="x")
+    positions = keras.Input((4,), dtype="int32", name="positions")
+    h = _Positions(name="place")(L.Dense(5, name="pw")(x), positions)
+    return keras.Model([x, positions], h, name="positioned")
+
+
+def test_the_export_is_checked_on_the_inputs_given(tmp_path):
+    model = _positioned()
+    x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
+    given = {"x": x, "positions": np.array([[3, 2, 1, 0], [0, 1, 2, 3]], "int32")}
+    path = tmp_path / "given.onnx"
+    proto = converters.export_onnx(model, path, inputs=given)
+    assert path.exists() and proto.graph.node
+    # A structure the model takes works as well; a wrong count says so.
+    converters.export_onnx(model, inputs=[given["x"], given["positions"]])
+    with pytest.raises(UserInputError, match="takes 2 input"):
+        converters.export_onnx(model, inputs=[x])
+    # Inputs the graph cannot run on are refused in one line, nothing written.
+    bad = tmp_path / "bad.onnx"
+    with pytest.raises(UserInputError, match="onnxruntime rejects") as info:
+        converters.export_onnx(model, bad, inputs={"x": x, "positions": np.full((2, 4), 9, "int32")})
+    assert "\n" not in str(info.value) and not bad.exists()
+    # compare hands its inputs to the export it makes.
+    assert converters.compare(model, converters.dense_to_conv(model, verify=given), inputs=given).ok

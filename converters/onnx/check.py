@@ -263,6 +263,7 @@ class _Side:
     role: str = ""  # how messages name it: "A", "B", or the label
     _export: object = None
     tflite: bytes | None = None  # a LiteRT model: run in LiteRT, no ONNX graph
+    export_inputs: dict | None = None  # what a Keras model's export is checked on
 
     def __post_init__(self):
         self.role = self.role or self.label
@@ -284,7 +285,7 @@ class _Side:
         if self._export is None:
             from .export import export_onnx
 
-            self._export = export_onnx(self.keras_model, opset=opset)
+            self._export = export_onnx(self.keras_model, opset=opset, inputs=self.export_inputs)
         return self._export
 
     def specs(self, ranges=True):
@@ -534,6 +535,12 @@ def _check(ref, sides, *, inputs, providers, atol, rtol, seed, opset, graphs, ca
         )
     notes = []
     results = [Candidate(s.label, s.runtime(provider)) for s in sides]
+    if inputs is not None:
+        # A Keras side's export is checked on the inputs given, not drawn ones.
+        given = _normalize_inputs(inputs, ref.specs())
+        for s in [ref, *sides]:
+            if s.is_keras:
+                s.export_inputs = _feeds_for(s.specs(ranges=False), given, s.role, [])
 
     # Graphs: each compared with the reference's (or, for graphs="candidates",
     # with the first candidate's).

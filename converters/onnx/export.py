@@ -70,7 +70,7 @@ def check_opset(opset, backend="tensorflow"):
     return opset
 
 
-def export_onnx(model, path=None, *, opset=None, overwrite=False):
+def export_onnx(model, path=None, *, opset=None, overwrite=False, inputs=None):
     """Export a Keras model to ONNX; returns the ``onnx.ModelProto``.
 
     Args:
@@ -78,6 +78,11 @@ def export_onnx(model, path=None, *, opset=None, overwrite=False):
         path: where to write the `.onnx` file (atomically), or None.
         opset: the ONNX opset, 13 to 18 (tf2onnx's limit); default 17.
         overwrite: replace an existing `path`.
+        inputs: what the graph is checked on in onnxruntime before it is
+            returned or written: ``{input name: array}`` or a structure the
+            model takes (a model that accepts only inputs of its own: image
+            positions that must match its images, say). Default: inputs
+            drawn from the model's input specs.
 
     The ONNX graph keeps the Keras input names and output names, and its
     batch dimension is dynamic.
@@ -92,7 +97,9 @@ def export_onnx(model, path=None, *, opset=None, overwrite=False):
         from keras_1x1.io import output_path
 
         output_path(path, overwrite=overwrite, suffixes=(".onnx",))
-    proto = _convert(model, opset) if backend == "tensorflow" else _convert_other(model, opset, backend)
+    given = None if inputs is None else _given_feeds(model, inputs)
+    proto = (_convert(model, opset, given) if backend == "tensorflow"
+             else _convert_other(model, opset, backend, given))
     if path is not None:
         from keras_1x1.io import write_bytes
 
@@ -150,7 +157,27 @@ def model_outputs(model, structure, out_names, args, forward=None):
     return values
 
 
-def _convert(model, opset):
+def _given_feeds(model, inputs):
+    """``{input name: array}`` of the inputs a user gave for the check."""
+    import keras
+    import numpy as np
+
+    from ..keras import signature
+
+    names = signature.input_names(model)
+    if isinstance(inputs, dict) and set(inputs) <= set(names):
+        values = inputs
+    else:
+        flat = keras.tree.flatten(inputs)
+        if len(flat) != len(names):
+            raise UserInputError(
+                f"inputs: model '{model.name}' takes {len(names)} input(s) "
+                f"({', '.join(names)}), {len(flat)} given")
+        values = dict(zip(names, flat))
+    return {name: np.asarray(keras.ops.convert_to_numpy(v)) for name, v in values.items()}
+
+
+def _convert(model, opset, given=None):
     from ..keras import internals
 
     function, specs, in_names, out_names = keras_function(model)
@@ -179,11 +206,11 @@ def _convert(model, opset):
     ranks = {name: tensor.shape.rank for name, tensor in concrete.structured_outputs.items()}
     match_output_ranks(proto, ranks, model.name)
     proto.producer_name = "keras-1x1 (tf2onnx)"
-    _check_runs(proto, model)
+    _check_runs(proto, model, given=given)
     return proto
 
 
-def _convert_other(model, opset, backend):
+def _convert_other(model, opset, backend, given=None):
     """The export on JAX (jax2onnx) or torch (torch.onnx), checked the same way."""
     import keras
 
@@ -195,7 +222,7 @@ def _convert_other(model, opset, backend):
     internals.check()
     proto, specs = backend_export.export(model, opset, backend)
     _check_converted(proto, model, EXPORTERS[backend])
-    _check_runs(proto, model, specs)
+    _check_runs(proto, model, specs, given=given)
     return proto
 
 
@@ -337,23 +364,24 @@ def feeds(proto, specs):
     return drawn
 
 
-def _check_runs(proto, model, specs=None):
-    """Refuse graphs onnxruntime cannot load, or cannot run on inputs drawn
-    from the model's input specs (``specs``, or read from the model: integer
-    ranges from its tables, lengths within its position tables): one line
-    names the node and its op."""
+def _check_runs(proto, model, specs=None, given=None):
+    """Refuse graphs onnxruntime cannot load, or cannot run on the inputs
+    `given` (``{input name: array}``), else on inputs drawn from the model's
+    input specs (``specs``, or read from the model: integer ranges from its
+    tables, lengths within its position tables): one line names the node
+    and its op."""
     from ..keras import signature
     from .runtime import make_session, run
 
-    specs = signature.input_specs(model) if specs is None else specs
+    specs = signature.input_specs(model) if specs is None and given is None else specs
     session = None
     try:
         session = make_session(proto, "cpu")
-        run(session, feeds(proto, specs))
+        run(session, given if given is not None else feeds(proto, specs))
         return
     except Exception as error:  # noqa: BLE001 - onnxruntime's own exceptions
         failure = error
-    if session is None:  # onnxruntime cannot load the graph
+    if session is None or given is not None:  # cannot load it, or the user's inputs fail
         raise UserInputError(_rejected(proto, model, failure)) from failure
     # Inputs the Keras model itself refuses say nothing of the graph: the
     # graph runs on inputs the model accepts, or it is refused. TensorFlow
