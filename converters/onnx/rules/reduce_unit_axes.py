@@ -15,23 +15,21 @@ from . import Rule
 _IDENTITY_ON_ONE = ("ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum")
 
 
-def _shape_and_axes(node, context):
-    """``(input shape, reduced axes)``, or why they are not known."""
-    shape = edit.dims(node.inputs[0])
-    if shape is None or edit.dims(node.outputs[0]) is None:
-        return "the shapes are unknown"
-    axes = edit.reduce_axes(node, len(shape), context.version)
-    return "the axes are unknown" if axes is None else (shape, axes)
+class _Reduction(Rule):
+    """A rule on a reduction whose input shape and axes are known."""
 
-
-class ReduceUnitAxes(Rule):
     op_types = _IDENTITY_ON_ONE
 
     def check(self, node, context):
-        found = _shape_and_axes(node, context)
-        if isinstance(found, str):
-            return found
-        shape, axes = found
+        shape = edit.dims(node.inputs[0])
+        if shape is None or edit.dims(node.outputs[0]) is None:
+            return "the shapes are unknown"
+        axes = edit.reduce_axes(node, len(shape), context.version)
+        return "the axes are unknown" if axes is None else self.check_axes(node, context, shape, axes)
+
+
+class ReduceUnitAxes(_Reduction):
+    def check_axes(self, node, context, shape, axes):
         if not axes or any(shape[a] != 1 for a in axes):
             return "a reduced axis is not of size 1"
         if not context.editor.can_reshape(node.inputs[0], edit.dims(node.outputs[0])):
@@ -42,20 +40,14 @@ class ReduceUnitAxes(Rule):
         return [context.editor.reshape(node.inputs[0], edit.dims(node.outputs[0]), before=node)]
 
 
-class ReduceSomeUnitAxes(Rule):
+class ReduceSomeUnitAxes(_Reduction):
     """``ReduceX(x, A)`` over unit axes and others -> over the others only.
 
     Keeping its axes, the reduction is the same without the unit ones;
     dropping them, it is the reduction of ``x`` reshaped without them (a
     mean over channels ``(N, C, 1, S)`` and over ``(N, C, S)`` meet)."""
 
-    op_types = _IDENTITY_ON_ONE
-
-    def check(self, node, context):
-        found = _shape_and_axes(node, context)
-        if isinstance(found, str):
-            return found
-        shape, axes = found
+    def check_axes(self, node, context, shape, axes):
         if set(node.attributes) - {"axes", "keepdims", "noop_with_empty_axes"}:
             return "the axes are unknown"
         units = [a for a in axes if shape[a] == 1]
