@@ -607,3 +607,17 @@ def test_a_feature_pyramid_on_free_sizes_gives_both_forms_one_fingerprint():
     maps = [v.type.tensor_type.shape.dim for v in list(graph.value_info) + list(graph.output)
             if v.name not in weights and len(v.type.tensor_type.shape.dim) == 4]
     assert maps and all(sum(d.HasField("dim_value") for d in dims) == 1 for dims in maps)
+
+
+def test_shape_plumbing_that_would_make_a_large_tensor_is_not_evaluated():
+    # A mask over long probes ((batch, heads, length, length) at lengths of
+    # a thousand) is left to the graph, not made in memory by the probes.
+    from keras_1x1.converters.onnx.passes import plumbing
+
+    assert plumbing._too_large("ConstantOfShape", [np.array([11, 8, 1696, 1696])])
+    assert plumbing._too_large("Tile", [np.ones((2, 2)), np.array([100, 100])])
+    assert plumbing._too_large("Expand", [np.ones((1, 1, 1, 1696)), np.array([11, 8, 1696, 1])])
+    assert not plumbing._too_large("Expand", [np.ones((1, 4)), np.array([3, 1])])
+    consts = {"shape": np.array([11, 8, 1696, 1696], dtype=np.int64)}
+    node = helper.make_node("ConstantOfShape", ["shape"], ["mask"])
+    assert not plumbing.evaluate([node], {}, consts) and "mask" not in consts

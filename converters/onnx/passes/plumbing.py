@@ -138,6 +138,23 @@ OPS = {
 }
 
 
+def _too_large(op_type, inputs):
+    """Whether an op that makes a tensor of a shape it reads (a mask over
+    long probes) would make one past `_LIMIT` entries: it is not evaluated."""
+    if op_type == "ConstantOfShape":
+        wanted = [int(d) for d in inputs[0].reshape(-1)]
+    elif op_type == "Expand":
+        try:
+            wanted = list(np.broadcast_shapes(inputs[0].shape, tuple(int(d) for d in inputs[1].reshape(-1))))
+        except ValueError:
+            return False  # the op itself fails, and says so
+    elif op_type == "Tile":
+        wanted = [a * int(r) for a, r in zip(inputs[0].shape, inputs[1].reshape(-1))]
+    else:
+        return False
+    return any(d < 0 for d in wanted) or int(np.prod(wanted, dtype=np.float64)) > _LIMIT
+
+
 def evaluate(nodes, shapes, consts):
     """Evaluate the plumbing among `nodes` into `consts`; True when it grew."""
     grown = False
@@ -160,6 +177,8 @@ def evaluate(nodes, shapes, consts):
                 continue
             inputs = [consts[i] if i else None for i in node.input]
             if any(i is not None and i.size > _LIMIT for i in inputs):
+                continue
+            if _too_large(node.op_type, inputs):
                 continue
             attrs = _attrs(node)
             try:
