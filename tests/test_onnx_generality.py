@@ -621,3 +621,26 @@ def test_shape_plumbing_that_would_make_a_large_tensor_is_not_evaluated():
     consts = {"shape": np.array([11, 8, 1696, 1696], dtype=np.int64)}
     node = helper.make_node("ConstantOfShape", ["shape"], ["mask"])
     assert not plumbing.evaluate([node], {}, consts) and "mask" not in consts
+
+
+def test_an_expand_to_the_shape_a_tensor_has_is_no_op():
+    # CLIP's text embeddings are broadcast to the shape they already have,
+    # the shape read at run time; the conv form of the canonical graph must
+    # canonicalize back to it.
+    keras = pytest.importorskip("keras")
+    from keras_1x1 import converters
+
+    class Broadcast(keras.layers.Layer):
+        def call(self, x, y):
+            return keras.ops.broadcast_to(x, keras.ops.shape(y))
+
+    keras.utils.set_random_seed(0)
+    x = keras.Input((None, 4), name="tokens")
+    h = keras.layers.Dense(6)(x)
+    h = Broadcast()(h + 1.0, h)
+    model = keras.Model(x, keras.layers.Dense(4)(h))
+    raw = converters.export_onnx(model)
+    assert "Expand" in {n.op_type for n in raw.graph.node}
+    assert "Expand" not in {n.op_type for n in converters.canonicalize(raw).graph.node}
+    conv = canonical.to_form(raw, "conv")
+    assert converters.fingerprint(conv) == converters.fingerprint(raw)
