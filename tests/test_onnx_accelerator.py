@@ -167,14 +167,16 @@ def test_keras_hub_transformers_transpose_once_a_block(name):
     assert transposes[3] - transposes[2] == 1, transposes
 
 
-def test_heads_of_dim_2_with_one_rotary_frequency_keep_the_fingerprint():
+@pytest.mark.parametrize("kv_heads", [2, 1])
+def test_heads_of_dim_2_with_one_rotary_frequency_keep_the_fingerprint(kv_heads):
     # keras-hub Llama at the sizes of its own test: heads of dim 2, a rotary
     # table of one frequency, so the heads and the rotary halves are unit
-    # axes; the form's two Reshapes that only move them stay two.
+    # axes; the form's two Reshapes that only move them stay two. With one
+    # key/value head, the head axis is a unit axis the split adds.
     keras_hub = pytest.importorskip("keras_hub")
     keras.utils.set_random_seed(0)
     model = keras_hub.models.LlamaBackbone(
-        vocabulary_size=10, num_layers=2, num_query_heads=4, num_key_value_heads=2,
+        vocabulary_size=10, num_layers=2, num_query_heads=4, num_key_value_heads=kv_heads,
         hidden_dim=8, intermediate_dim=8)
     raw = converters.export_onnx(model)
     accelerator = canonical.to_form(raw, "accelerator")

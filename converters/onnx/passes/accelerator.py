@@ -338,11 +338,14 @@ class _Lift:
             node.attributes["axes"] = ir.AttrInt64s("axes", sorted(moved))
 
     def reshape(self, node):
-        """The lifted value holds the same data: the Reshape reads it as it is."""
+        """The lifted value holds the same data: the Reshape reads it as it
+        is. Not one that only adds unit axes of its own (a head axis of one
+        head): a unit axis moved in one Reshape is not the one the canonical
+        form places, so it reads the value without the lift's."""
         source = self.before[id(node.inputs[0])]
         target = edit.dims(node.outputs[0])
         lifted = self.editor.target_spec(node.inputs[0], target) if target is not None else None
-        if lifted is None or "?" in source:
+        if lifted is None or "?" in source or (_units_only(source, target) and 1 in target[1:]):
             return self.default(node)
         node.replace_input_with(1, self.editor.build_target(lifted, before=node))
 
