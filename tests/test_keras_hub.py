@@ -6,6 +6,7 @@ are carried), the round trip restores every weight bit for bit, the input
 model is untouched, and ONNX of both forms computes the same outputs."""
 
 import functools
+import re
 
 import keras
 import numpy as np
@@ -432,4 +433,4 @@ def test_a_graph_that_runs_only_where_every_length_is_one_is_refused():
         converters.export_onnx(model)
     message = str(info.value)
     assert "\n" not in message
-    assert message.startswith("onnxruntime rejects tf2onnx's graph of model 't5_backbone' at node '")
+    assert re.match(r"onnxruntime rejects tf2onnx's graph of model 't5_backbone\w*' at node '", message)
