@@ -644,3 +644,33 @@ def test_an_expand_to_the_shape_a_tensor_has_is_no_op():
     assert "Expand" not in {n.op_type for n in converters.canonicalize(raw).graph.node}
     conv = canonical.to_form(raw, "conv")
     assert converters.fingerprint(conv) == converters.fingerprint(raw)
+
+
+def _speech_front_end(keras):
+    # Audio samples through three strided convs (a speech encoder's front
+    # end): only inputs of a thousand samples and more get through, longer
+    # than any probe but the last family's.
+    samples = keras.Input((None, 1), name="samples")
+    h = keras.layers.Conv1D(8, 127, strides=64, activation="tanh")(samples)
+    h = keras.layers.Conv1D(8, 7, strides=3, activation="gelu")(h)
+    h = keras.layers.Conv1D(8, 3, strides=2, activation="gelu")(h)
+    h = keras.layers.Dense(8, activation="relu")(h)
+    return keras.Model(samples, keras.layers.Dense(4)(h))
+
+
+def test_a_speech_front_end_is_probed_long_enough_for_one_fingerprint():
+    keras = pytest.importorskip("keras")
+    from keras_1x1 import converters
+
+    keras.utils.set_random_seed(0)
+    model = _speech_front_end(keras)
+    # Verified on samples it takes (on a draw shorter than its window,
+    # TensorFlow computes something of no meaning without complaint).
+    samples = np.random.default_rng(0).normal(size=(2, 2048, 1)).astype("float32")
+    conv = converters.dense_to_conv(model, verify=samples)
+    dense = converters.conv_to_dense(conv, verify=samples)
+    original, conv, dense = (converters.export_onnx(m) for m in (model, conv, dense))
+    assert {n.op_type for n in conv.graph.node} != {n.op_type for n in original.graph.node}
+    assert len({converters.fingerprint(p) for p in (original, conv, dense)}) == 1
+    # Every shape was worked out: no shape plumbing is left.
+    assert "Shape" not in {n.op_type for n in converters.canonicalize(original).graph.node}

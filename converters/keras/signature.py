@@ -211,6 +211,7 @@ def accepted(model, specs=None):
     specs = input_specs(model) if specs is None else list(specs)
     free = [any(d is None for d in spec.shape[1:]) for spec in specs]
     first = None
+    fallback = None  # the first run whose outputs are not all finite
     for length in [None] + (free_lengths(model) if any(free) else []):
         tried = specs if length is None else [
             dataclasses.replace(
@@ -227,12 +228,23 @@ def accepted(model, specs=None):
         except Exception as error:  # noqa: BLE001 - the first failure is the one reported
             first = first or error
             continue
-        # An empty output (a strided conv longer than its input) checks nothing.
+        # An empty output (a strided conv longer than its input) checks
+        # nothing; NaN or Inf there (what TensorFlow leaves in one) is tried
+        # at another length, and kept if no length gives finite outputs.
         empty = [name for name, value in outputs.items() if value.size == 0]
-        if not empty:
+        if empty:
+            first = first or ValueError(f"the model's output {empty[0]} is empty on the inputs drawn")
+            continue
+        if all(_finite(value) for value in outputs.values()):
             return tried, inputs, outputs
-        first = first or ValueError(f"the model's output {empty[0]} is empty on the inputs drawn")
+        fallback = fallback or (tried, inputs, outputs)
+    if fallback is not None:
+        return fallback
     raise first
+
+
+def _finite(value):
+    return value.dtype.kind not in "fc" or bool(np.isfinite(value).all())
 
 
 # -- outputs ---------------------------------------------------------------------------

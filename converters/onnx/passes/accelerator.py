@@ -80,11 +80,12 @@ def _units_only(source, target):
     return [d for d in source if d != 1] == [d for d in target if d != 1]
 
 
-def merge_reshapes(model):
+def merge_reshapes(model, keep_unit_moves=True):
     """Every Reshape that reads a Reshape reads what that one read; one
     that then gives its input's own shape (not a graph output) is gone.
     Two that each only move unit axes of a value that has unit axes of its
-    own stay two: the canonical form places a unit axis by where it stood
+    own stay two (unless `keep_unit_moves` is False: the 1x1-map lift's
+    pairs, whose unit axes are the map's): the canonical form places a unit axis by where it stood
     (before the axis that follows it), and a merged pair moves it
     elsewhere."""
     editor = edit.Editor(model.graph)
@@ -101,7 +102,7 @@ def merge_reshapes(model):
             changed = True
             continue
         middle, source = edit.dims(inner.outputs[0]), edit.dims(origin)
-        if (middle is not None and 1 in source[1:]
+        if (keep_unit_moves and middle is not None and 1 in source[1:]
                 and _units_only(source, middle) and _units_only(middle, shape)):
             continue
         spec = editor.target_spec(origin, shape)
@@ -444,4 +445,4 @@ class _UnitMapLift(_Lift):
 def lift_unit_maps(model):
     """The pointwise maps of 1x1 maps as 2-D ``Conv`` 1x1 on ``(N, C, 1, 1)``
     (`_UnitMapLift`); True when the graph changed."""
-    return _UnitMapLift(model).run() and (merge_reshapes(model) or True)
+    return _UnitMapLift(model).run() and (merge_reshapes(model, keep_unit_moves=False) or True)

@@ -15,8 +15,10 @@ with a constant target in one export and a computed one in another.
    its receptive field, the same length for a model's token ids and its
    mask): a distinct large prime for every free dim is tried first, then
    one value per axis (so the inputs' sequences match), smaller and
-   smaller, then odd primes times 32 (maps that a feature pyramid halves
-   and doubles again), until every shape is known.
+   smaller, then odd numbers times 32 (maps that a feature pyramid halves
+   and doubles again; then longer ones, for a front end of strided convs
+   over audio samples), until every shape is known and no conv or pool has
+   an empty output (a probe shorter than its window).
 2. A dim equal in both probes is static; one that differs is symbolic, and
    named by its pair of probe values, so two dims are equal exactly when
    their names are (the batch is ``N``, a dim merging the batch with 64
@@ -53,6 +55,8 @@ FREE_PROBES = (
     # one below it, upsampled): odd primes times 32, so five halvings (a
     # backbone's stride of 32) stay exact and no two axes or probes meet.
     (((352, 416, 544, 608, 736, 928), (992, 1184, 1312, 1376, 1504, 1696)), True),
+    # Long inputs a front end of strided convs needs (audio samples).
+    (((2272, 2336, 2528, 2656, 2848, 3104), (3232, 3424, 3488, 3616, 3872, 3936)), True),
 )
 # Plumbing is small: larger constants are never folded by the probes.
 _SMALL = 4096
@@ -207,8 +211,23 @@ def _probe(model, free, sizes, seen=None):
             found[value.name] = (dims, None, ir.DataType(elem) if elem else value.dtype)
         elif value.is_graph_input():
             found[value.name] = (edit.dims(value), None, value.dtype)
-    complete = all(v.name in found for node in graph for v in node.outputs)
+    complete = all(v.name in found for node in graph for v in node.outputs) and not _empty_window(graph, found)
     return found, complete
+
+
+# Ops with a window over their input: an empty output says the probe is
+# shorter than the window (shape inference writes 0, or less, and goes on).
+_WINDOWED = frozenset({"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"})
+
+
+def _empty_window(graph, found):
+    """Whether a windowed op's output at these probes is empty."""
+    for node in graph:
+        if node.op_type in _WINDOWED and node.outputs and node.outputs[0].name in found:
+            dims = found[node.outputs[0].name][0]
+            if dims is not None and any(isinstance(d, int) and d <= 0 for d in dims):
+                return True
+    return False
 
 
 def _symbol(pair):
@@ -352,10 +371,11 @@ def resolve(model):
         if any(f is None for f, _ in found):
             continue
         known = sum(len(f) for f, _ in found)
+        if all(complete for _, complete in found):
+            probes = [f for f, _ in found]
+            break
         if known > best:
             probes, best = [f for f, _ in found], known
-        if all(complete for _, complete in found):
-            break
     if probes is None:
         return
     folder = edit.Editor(graph)
