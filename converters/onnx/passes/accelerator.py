@@ -36,7 +36,7 @@ import onnx_ir as ir
 from keras_1x1.kernels import detect_groups, onnx_weight
 
 from .. import edit
-from ..reading import channel_row
+from ..rules import matmul_to_conv
 from . import layout
 
 
@@ -410,18 +410,6 @@ class _UnitMapLift(_Lift):
                     stack.append(other)
         return False
 
-    def _bias(self, matmul, cout):
-        """The bias Add that reads `matmul` alone, and its row, or (None, None)."""
-        out = matmul.outputs[0]
-        uses = list(out.uses())
-        if len(uses) != 1 or out.is_graph_output() or uses[0].idx != 0:
-            return None, None
-        add = uses[0].node
-        if add.op_type != "Add" or add.domain not in ("", "ai.onnx"):
-            return None, None
-        row = channel_row(edit.const_array(add.inputs[1]), 2, cout)
-        return (add, row) if row is not None and row.dtype == out.dtype.numpy() else (None, None)
-
     def conv(self, node):
         x, out = node.inputs[0], node.outputs[0]
         kernel = edit.const_array(node.inputs[1])
@@ -429,7 +417,7 @@ class _UnitMapLift(_Lift):
         groups = detect_groups(kernel)
         inputs = [x if self.lifted(x) else self.up(x, node),
                   self.editor.constant(onnx_weight(kernel, groups, 2))]
-        add, row = self._bias(node, cout)
+        add, row = matmul_to_conv._bias_of(node)
         if row is not None:
             inputs.append(self.editor.constant(row))
         conv = self.editor.node(
