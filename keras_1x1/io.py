@@ -206,3 +206,62 @@ def write_bytes(data, path, *, overwrite=False, suffixes=None):
     with atomic_output(path) as tmp:
         tmp.write_bytes(data)
     return path
+
+
+INPUT_SUFFIXES = (".npz", ".npy")
+
+
+def load_inputs(path):
+    """The arrays of an inputs file (the command line's ``--inputs``).
+
+    A ``.npz`` holds one array per input: ``{input name: array}``, or a
+    list in the model's input order when its names are numpy's own
+    ``arr_0``, ``arr_1``, ... (``np.savez(path, x, y)``). A ``.npy`` holds
+    the one input of a single-input model. Pickled objects are refused.
+    """
+    import re
+
+    import numpy as np
+
+    path = existing_file(path, "inputs file")
+    suffix = path.suffix.lower()
+    if suffix not in INPUT_SUFFIXES:
+        raise UserInputError(
+            f"{path}: inputs must be a .npz file (one array per input, by name) or a .npy file"
+        )
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+    if not magic.startswith(b"\x93NUMPY" if suffix == ".npy" else b"PK\x03\x04"):
+        raise UserInputError(f"{path}: not a readable {suffix} file (numpy's np.save or np.savez writes one)")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if suffix == ".npy":
+            return _input_array(path, "the array", loaded)
+        with loaded:
+            arrays = {name: _input_array(path, name, loaded[name]) for name in loaded.files}
+    except UserInputError:
+        raise
+    except ValueError as error:
+        if "pickle" in str(error).lower():
+            raise UserInputError(f"{path}: holds Python objects, not arrays; save plain arrays") from None
+        raise UserInputError(f"{path}: not a readable {suffix} file: {one_line(error)}") from None
+    except Exception as error:  # noqa: BLE001 - numpy's and zipfile's own errors, one line
+        raise UserInputError(f"{path}: not a readable {suffix} file: {one_line(error)}") from None
+    if not arrays:
+        raise UserInputError(f"{path}: holds no arrays")
+    positional = [re.fullmatch(r"arr_(\d+)", name) for name in arrays]
+    if all(positional):
+        order = sorted(int(match.group(1)) for match in positional)
+        if order != list(range(len(order))):
+            raise UserInputError(f"{path}: arrays arr_0 .. arr_{len(order) - 1} expected, got {', '.join(arrays)}")
+        return [arrays[f"arr_{i}"] for i in order]
+    return arrays
+
+
+def _input_array(path, name, value):
+    import numpy as np
+
+    value = np.asarray(value)
+    if value.dtype.kind not in "biuf":
+        raise UserInputError(f"{path}: {name} holds {value.dtype}, not numbers or booleans")
+    return value

@@ -97,6 +97,22 @@ def input_names(model):
     return names
 
 
+def named_inputs(model, inputs, *, what="inputs"):
+    """``{input name: array}`` of a user's inputs for exactly the inputs the
+    model takes: ``inputs`` is such a dict, a list in input order, or one
+    array for a single-input model; anything else is one line."""
+    names = input_names(model)
+    taken = f"model '{model.name}' takes {len(names)} input(s) ({', '.join(names)})"
+    if isinstance(inputs, dict):
+        if set(inputs) != set(names):
+            raise UserInputError(f"{what}: holds {', '.join(inputs)}; {taken}")
+        return {name: inputs[name] for name in names}
+    values = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    if len(values) != len(names):
+        raise UserInputError(f"{what}: holds {len(values)} array(s); {taken}")
+    return dict(zip(names, values))
+
+
 def input_specs(model, *, traced=None):
     """One `keras_1x1.numeric.InputSpec` per input, in flat order.
 

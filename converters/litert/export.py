@@ -88,20 +88,21 @@ def convert_keras(model):
     return data, {name: spec.name for name, spec in zip(in_names, specs)}
 
 
-def check(data, model, names):
-    """Run `data` in LiteRT and Keras on the same drawn inputs; the
-    `OutputStats` of each output, or `ConversionError` naming the first that
-    differs."""
+def check(data, model, names, feeds=None):
+    """Run `data` in LiteRT and Keras on the same inputs (``feeds``,
+    ``{input name: array}``, or drawn); the `OutputStats` of each output, or
+    `ConversionError` naming the first that differs."""
     from keras_1x1.numeric import draw_inputs, error_stats
 
     from ..keras import signature
     from .interpreter import run_tflite
 
-    try:
-        specs = signature.accepted(model)[0]
-    except Exception:  # noqa: BLE001 - the run below says why
-        specs = signature.input_specs(model)
-    feeds = draw_inputs(specs)
+    if feeds is None:
+        try:
+            specs = signature.accepted(model)[0]
+        except Exception:  # noqa: BLE001 - the run below says why
+            specs = signature.input_specs(model)
+        feeds = draw_inputs(specs)
     expected = signature.run(model, feeds)
     actual = run_tflite(data, {names.get(k, k): v for k, v in feeds.items()})
     found = []

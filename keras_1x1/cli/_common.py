@@ -59,8 +59,16 @@ def parents():
         "--rtol", nargs="+", metavar="[OUTPUT:]Y",
         help="relative tolerance, for all outputs or per output",
     )
+    feeding = argparse.ArgumentParser(add_help=False)
+    feeding.add_argument(
+        "--inputs", metavar="FILE",
+        help="check on these inputs instead of drawn ones: a .npz with one array per "
+        "input (by input name, or arr_0, arr_1, ... in input order), or a .npy for a "
+        "model with one input",
+    )
     return {
         "common": common,
+        "feeding": feeding,
         "loading": loading,
         "writing": writing,
         "checking": checking,
@@ -92,6 +100,21 @@ def parse_tolerances(values, what="tolerance"):
             )
         result[key] = parsed
     return result
+
+
+def read_inputs(args, model=None):
+    """The arrays of ``--inputs`` (None when not given). With a Keras
+    ``model``, ``{input name: array}`` for exactly the inputs it takes."""
+    if getattr(args, "inputs", None) is None:
+        return None
+    from keras_1x1 import io
+
+    inputs = io.load_inputs(args.inputs)
+    if model is None:
+        return inputs
+    from keras_1x1.converters.keras import signature
+
+    return signature.named_inputs(model, inputs, what=args.inputs)
 
 
 # -- progress --------------------------------------------------------------------------

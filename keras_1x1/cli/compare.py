@@ -2,7 +2,7 @@
 
 A and B are .keras, .h5, .onnx or .tflite (LiteRT) files in any pairing; A
 is the reference.
-Both are fed the same inputs, drawn from A's input specs; every output of B
+Both are fed the same inputs, drawn from A's input specs (or --inputs); every output of B
 is compared with A's (max abs, max rel and mean abs error, within --atol and
 --rtol, per output as OUTPUT:VALUE). Ends with PASSED when every output
 agrees, FAILED otherwise; whether the canonical graphs are identical is
@@ -14,9 +14,9 @@ TensorFlow. With --provider qnn every ONNX side runs on Qualcomm's HTP
 node the HTP cannot run fails the check, named.
 """
 
-from ._common import FAILED, OK, Progress, parse_tolerances, say
+from ._common import FAILED, OK, Progress, parse_tolerances, read_inputs, say
 
-GROUPS = ("loading", "checking", "tolerance")
+GROUPS = ("loading", "feeding", "checking", "tolerance")
 
 
 def add_arguments(parser):
@@ -29,9 +29,10 @@ def run(args):
 
     atol = parse_tolerances(args.atol, "--atol")
     rtol = parse_tolerances(args.rtol, "--rtol")
+    inputs = read_inputs(args)
     Progress(1)(f"comparing {args.a} and {args.b}")
     result = compare(
-        args.a, args.b, providers=args.provider, atol=atol, rtol=rtol, unsafe=args.unsafe
+        args.a, args.b, inputs=inputs, providers=args.provider, atol=atol, rtol=rtol, unsafe=args.unsafe
     )
     say(result.summary())
     return OK if result.ok else FAILED

@@ -25,14 +25,15 @@ needs no transposes. Both have the one canonical fingerprint. See the
 README's table.
 
 The file is written atomically and put in place only when it runs in
-onnxruntime (CPU) with the outputs of the Keras model on the same inputs;
+onnxruntime (CPU) with the outputs of the Keras model on the same inputs
+(drawn from the model's input specs, or --inputs);
 with --provider cuda or qnn also there (qnn: every node on Qualcomm's HTP,
 outputs within fp16 tolerances, the ops it ran listed).
 """
 
-from ._common import FAILED, OK, Progress, say
+from ._common import FAILED, OK, Progress, read_inputs, say
 
-GROUPS = ("loading", "writing", "checking")
+GROUPS = ("loading", "writing", "feeding", "checking")
 
 
 def add_arguments(parser):
@@ -83,14 +84,15 @@ def run(args):
     progress = Progress(3 if args.form == "raw" else 4)
     progress(f"loading {source}")
     model = io.load_model(source, unsafe=args.unsafe, compile=False)
+    inputs = read_inputs(args, model)
     progress(f"exporting with {export.EXPORTERS.get(backend, backend)} (opset {opset})")
-    proto = export.export_onnx(model, opset=opset)
+    proto = export.export_onnx(model, opset=opset, inputs=inputs)
     timings = []
     if args.form == "best":
         progress("timing the matmul and the conv form in onnxruntime")
         from keras_1x1.converters.onnx import deploy
 
-        found = deploy.fastest(proto)
+        found = deploy.fastest(proto, inputs=inputs)
         proto = found.model
         timings = [
             f"{form} form: {seconds * 1e3:.3f} ms per run" + ("  <- written" if form == found.form else "")
@@ -112,11 +114,13 @@ def run(args):
     with io.atomic_output(out) as tmp:
         tmp.write_bytes(proto.SerializeToString())
         progress("checking the written file in onnxruntime against Keras")
-        results.append(("CPU", check.check(model, {"written file": tmp}, graphs=False)))
+        results.append(
+            ("CPU", check.check(model, {"written file": tmp}, inputs=inputs, graphs=False)))
         if results[-1][1].ok and args.provider != "cpu":
             results.append(
                 (args.provider.upper(),
-                 check.check(model, {"written file": tmp}, graphs=False, providers=args.provider))
+                 check.check(model, {"written file": tmp}, inputs=inputs, graphs=False,
+                             providers=args.provider))
             )
         ok = all(result.ok for _, result in results)
         if not ok:
@@ -152,21 +156,23 @@ def _litert(args, source, out):
     progress = Progress(3 if args.form == "raw" else 4)
     progress(f"loading {source}")
     model = io.load_model(source, unsafe=args.unsafe, compile=False)
+    inputs = read_inputs(args, model)
     lines = [f"export {source} -> {out}", f"form: {args.form} (LiteRT)"]
     if args.form != "raw":
         progress(f"converting to the {'conv' if args.form == 'conv' else 'dense'} form (verified in Keras)")
         rewrite = convert.dense_to_conv if args.form == "conv" else convert.conv_to_dense
-        model = rewrite(model)
+        model = rewrite(model, verify=True if inputs is None else inputs)
         lines.append(f"{args.form} form: {model.conversion_report.summary()}")
     progress("converting with LiteRT's converter and checking it in the LiteRT interpreter")
     try:
         data, names = export.convert_keras(model)
-        stats = export.check(data, model, names)
+        stats = export.check(data, model, names, inputs)
     except ConversionError as error:
         lines += [str(error), f"{out} was not written", "FAILED"]
         say("\n".join(lines))
         return FAILED
-    lines.append(census(data).census_line())
+    feeds = None if inputs is None else {names.get(k, k): v for k, v in inputs.items()}
+    lines.append(census(data, feeds).census_line())
     lines.append("LiteRT interpreter (XNNPACK) against Keras:")
     lines += [f"  {line.line()}" for line in stats]
     with io.atomic_output(out) as tmp:

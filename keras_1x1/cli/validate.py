@@ -7,9 +7,9 @@ graph of each form) matches the original model in Keras. Ends with PASSED
 or FAILED.
 """
 
-from ._common import FAILED, OK, Progress, parse_tolerances, say
+from ._common import FAILED, OK, Progress, parse_tolerances, read_inputs, say
 
-GROUPS = ("loading", "checking", "tolerance")
+GROUPS = ("loading", "feeding", "checking", "tolerance")
 
 
 def add_arguments(parser):
@@ -27,10 +27,12 @@ def run(args):
     progress = Progress(4)
     progress(f"loading {args.input}")
     model = io.load_model(args.input, unsafe=args.unsafe, compile=False)
+    inputs = read_inputs(args, model)
+    verify = True if inputs is None else inputs
     progress("converting to the conv form and to the dense form (each verified in Keras)")
     forms = {
-        "conv form": convert.dense_to_conv(model),
-        "dense form": convert.conv_to_dense(model),
+        "conv form": convert.dense_to_conv(model, verify=verify),
+        "dense form": convert.conv_to_dense(model, verify=verify),
     }
     for form, converted in forms.items():
         say(f"{form}: {converted.conversion_report.summary()}")
@@ -40,11 +42,12 @@ def run(args):
 
     backend = keras.backend.backend()
     progress(f"exporting both forms to ONNX with {EXPORTERS.get(backend, backend)}")
-    raw = {f"{form}, raw ONNX": export.export_onnx(m) for form, m in forms.items()}
+    raw = {f"{form}, raw ONNX": export.export_onnx(m, inputs=inputs) for form, m in forms.items()}
     progress(f"canonicalizing, and running every graph in onnxruntime ({args.provider}) against Keras")
     result = check.check(
         model,
         raw,
+        inputs=inputs,
         providers=args.provider,
         atol=atol,
         rtol=rtol,
