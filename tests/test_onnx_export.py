@@ -275,3 +275,47 @@ def test_the_export_is_checked_on_the_inputs_given(tmp_path):
     assert "\n" not in str(info.value) and not bad.exists()
     # compare hands its inputs to the export it makes.
     assert converters.compare(model, converters.dense_to_conv(model, verify=given), inputs=given).ok
+
+
+class _OneHeadAttention(L.Layer):
+    """Attention written as keras-hub's GPT-NeoX writes it: heads on their
+    own axis, merged back by a Reshape of the computed shape."""
+
+    def __init__(self, heads, **kwargs):
+        super().__init__(**kwargs)
+        self.heads = heads
+
+    def build(self, shape):
+        self.head_dim = shape[-1] // self.heads
+        self.qkv = L.EinsumDense(
+            "abc,cde->abde", output_shape=(None, self.heads, 3 * self.head_dim), name="qkv")
+        self.qkv.build(shape)
+
+    def call(self, x):
+        qkv, d = self.qkv(x), self.head_dim
+        q, k, v = qkv[..., :d], qkv[..., d:2 * d], qkv[..., 2 * d:]
+        scores = keras.ops.softmax(keras.ops.einsum("aecd,abcd->acbe", k, q), axis=-1)
+        out = keras.ops.einsum("acbe,aecd->abcd", scores, v)
+        shape = keras.ops.shape(out)
+        return keras.ops.reshape(out, [shape[0], shape[1], self.heads * d])
+
+
+def test_a_reshape_tf2onnx_rewrites_wrong_is_exported_as_tensorflow_computes_it():
+    # With one head, tf2onnx's reshape optimizer rewrites the Reshape that
+    # merges the heads into one onnxruntime refuses; export runs tf2onnx
+    # again without it.
+    from keras_1x1.converters.onnx import export
+
+    keras.utils.set_random_seed(0)
+    x = keras.Input((None, 8), name="x")
+    model = keras.Model(x, L.Dense(8, name="out")(_OneHeadAttention(1, name="att")(x)), name="m")
+    data = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+    optimized = export._convert_once(model, 17)
+    with pytest.raises(Exception, match="Reshape"):
+        runtime.run(runtime.make_session(optimized), {"x": data})
+    proto = converters.export_onnx(model)
+    got = runtime.run(runtime.make_session(proto), {"x": data})["out"]
+    np.testing.assert_allclose(got, model(data).numpy(), rtol=1e-5, atol=1e-6)
+    conv = converters.dense_to_conv(model)
+    result = converters.compare(model, conv)
+    assert result.ok and result.same_graph, converters.graph_diff(proto, converters.export_onnx(conv))

@@ -177,11 +177,37 @@ def _given_feeds(model, inputs):
     return {name: np.asarray(keras.ops.convert_to_numpy(v)) for name, v in values.items()}
 
 
+# What tf2onnx's graph optimizer is run without when onnxruntime rejects
+# the graph it wrote, in turn. Its reshape optimizer rewrites a Reshape's
+# computed shape into constants, 0 ("copy the input's dim here") and -1,
+# by positions it reads from shapes that its transpose optimizer may have
+# moved; on models with unit axes (one head, a rotary table of one pair)
+# the rewritten Reshape asks for another shape than TensorFlow's, and
+# onnxruntime refuses it at run time. Without it (then without the
+# transpose optimizer too) tf2onnx writes the graph TensorFlow computes.
+_TF2ONNX_RETRIES = (("reshape_optimizer",), ("reshape_optimizer", "optimize_transpose"))
+
+
 def _convert(model, opset, given=None):
+    first = None
+    for without in ((),) + _TF2ONNX_RETRIES:
+        proto = _convert_once(model, opset, without)
+        try:
+            _check_runs(proto, model, given=given)
+        except _Rejected as error:
+            first = first or error
+            continue
+        return proto
+    raise first
+
+
+def _convert_once(model, opset, without=()):
+    """tf2onnx's graph of the model, its graph optimizer run `without` the
+    optimizers named."""
     from ..keras import internals
 
     function, specs, in_names, out_names = keras_function(model)
-    with _tf2onnx_quiet():
+    with _tf2onnx_quiet(), _tf2onnx_optimizers_without(without):
         import tf2onnx
 
         try:
@@ -206,8 +232,25 @@ def _convert(model, opset, given=None):
     ranks = {name: tensor.shape.rank for name, tensor in concrete.structured_outputs.items()}
     match_output_ranks(proto, ranks, model.name)
     proto.producer_name = "keras-1x1 (tf2onnx)"
-    _check_runs(proto, model, given=given)
     return proto
+
+
+@contextlib.contextmanager
+def _tf2onnx_optimizers_without(names):
+    """tf2onnx's graph optimizer without the optimizers `names` (its
+    ``optimize_graph`` reads them from ``_get_optimizers()``)."""
+    if not names:
+        yield
+        return
+    from tf2onnx import optimizer
+
+    every = optimizer._get_optimizers
+    kept = type(every())((k, v) for k, v in every().items() if k not in names)
+    optimizer._get_optimizers = lambda: kept
+    try:
+        yield
+    finally:
+        optimizer._get_optimizers = every
 
 
 def _convert_other(model, opset, backend, given=None):
@@ -364,6 +407,10 @@ def feeds(proto, specs):
     return drawn
 
 
+class _Rejected(UserInputError):
+    """onnxruntime cannot load or run the exporter's graph."""
+
+
 def _check_runs(proto, model, specs=None, given=None):
     """Refuse graphs onnxruntime cannot load, or cannot run on the inputs
     `given` (``{input name: array}``), else on inputs drawn from the model's
@@ -382,7 +429,7 @@ def _check_runs(proto, model, specs=None, given=None):
     except Exception as error:  # noqa: BLE001 - onnxruntime's own exceptions
         failure = error
     if session is None or given is not None:  # cannot load it, or the user's inputs fail
-        raise UserInputError(_rejected(proto, model, failure)) from failure
+        raise _Rejected(_rejected(proto, model, failure)) from failure
     # Inputs the Keras model itself refuses say nothing of the graph: the
     # graph runs on inputs the model accepts, or it is refused. TensorFlow
     # runs a strided conv longer than its input without complaint (on
@@ -393,7 +440,7 @@ def _check_runs(proto, model, specs=None, given=None):
             return
         except Exception:  # noqa: BLE001 - the first failure is the one reported
             continue
-    raise UserInputError(_rejected(proto, model, failure)) from failure
+    raise _Rejected(_rejected(proto, model, failure)) from failure
 
 
 def _other_specs(model, specs):
