@@ -319,3 +319,64 @@ def test_a_reshape_tf2onnx_rewrites_wrong_is_exported_as_tensorflow_computes_it(
     conv = converters.dense_to_conv(model)
     result = converters.compare(model, conv)
     assert result.ok and result.same_graph, converters.graph_diff(proto, converters.export_onnx(conv))
+
+
+class _RunningSum(L.Layer):
+    """A Python loop over the positions, as layers that scan a sequence
+    write it: it traces only where the length is known."""
+
+    def call(self, x):
+        steps = [keras.ops.sum(x[:, : i + 1], axis=1) for i in range(x.shape[1])]
+        return keras.ops.stack(steps, axis=1)
+
+    def compute_output_shape(self, shape):
+        return shape
+
+
+class _ReadsValues(L.Layer):
+    """Branches on a value: it runs eagerly only."""
+
+    def call(self, x):
+        return x * 2.0 if float(keras.ops.convert_to_numpy(keras.ops.max(x))) > 0 else x
+
+    def compute_output_shape(self, shape):
+        return shape
+
+
+def _scanning(layer):
+    x = keras.Input((None, 4), name="x")
+    h = layer(L.Dense(6, name="pw")(x))
+    return keras.Model(x, L.Dense(3, name="head")(h), name="scan")
+
+
+def test_a_model_that_traces_only_at_known_sizes_is_exported_at_its_inputs_sizes(tmp_path):
+    from keras_1x1.converters.onnx import export
+
+    keras.utils.set_random_seed(0)
+    model = _scanning(_RunningSum(name="scan_sum"))
+    with pytest.raises(UserInputError, match="cannot be traced as a TensorFlow graph"):
+        export._convert_once(model, 17)
+    proto = converters.export_onnx(model)
+    dims = [d.dim_value or d.dim_param for d in proto.graph.input[0].type.tensor_type.shape.dim]
+    assert isinstance(dims[0], str) and dims[1:] == [dims[1], 4] and isinstance(dims[1], int)
+    assert proto.doc_string.startswith("traced at fixed input sizes ((None, ")
+    data = np.random.default_rng(1).normal(size=(3, dims[1], 4)).astype("float32")
+    got = runtime.run(runtime.make_session(proto), {"x": data})["head"]
+    np.testing.assert_allclose(got, model(data).numpy(), rtol=1e-5, atol=1e-5)
+    # Given inputs fix the sizes; both forms give one graph.
+    given = {"x": np.random.default_rng(2).normal(size=(2, 9, 4)).astype("float32")}
+    at_nine = converters.export_onnx(model, inputs=given)
+    assert at_nine.graph.input[0].type.tensor_type.shape.dim[1].dim_value == 9
+    result = converters.compare(model, converters.dense_to_conv(model, verify=given), inputs=given)
+    assert result.ok and result.same_graph, result.summary()
+
+
+def test_a_model_that_cannot_be_traced_at_any_size_is_one_line(tmp_path):
+    model = _scanning(_ReadsValues(name="reads"))
+    path = tmp_path / "m.onnx"
+    with pytest.raises(UserInputError) as info:
+        converters.export_onnx(model, path)
+    message = str(info.value)
+    assert "\n" not in message and not path.exists()
+    assert message.startswith(
+        "model 'scan' cannot be traced as a TensorFlow graph, with free sizes or at the sizes of its inputs (")

@@ -107,10 +107,11 @@ def export_onnx(model, path=None, *, opset=None, overwrite=False, inputs=None):
     return proto
 
 
-def keras_function(model):
+def keras_function(model, shapes=None):
     """``(tf.function, input specs, input names, output names)``: the model's
-    inference call with a free batch dim, its outputs a dict by name (what
-    tf2onnx and LiteRT's converter convert)."""
+    inference call with a free batch dim (or its inputs at ``shapes``, one
+    per input), its outputs a dict by name (what tf2onnx and LiteRT's
+    converter convert)."""
     import keras
     import tensorflow as tf
 
@@ -125,8 +126,8 @@ def keras_function(model):
         raise UserInputError(f"model '{model.name}' has repeated input names {in_names}")
     out_names = signature.output_names(model)
     specs = []
-    for tensor, name in zip(flat, in_names):
-        shape = (None,) + tuple(tensor.shape[1:])
+    for i, (tensor, name) in enumerate(zip(flat, in_names)):
+        shape = (None,) + tuple(tensor.shape[1:]) if shapes is None else tuple(shapes[i])
         dtype = tf.as_dtype(keras.backend.standardize_dtype(tensor.dtype))
         specs.append(tf.TensorSpec(shape, dtype, name=_tf_name(name)))
 
@@ -189,9 +190,40 @@ _TF2ONNX_RETRIES = (("reshape_optimizer",), ("reshape_optimizer", "optimize_tran
 
 
 def _convert(model, opset, given=None):
+    """tf2onnx's graph of the model, with free sizes where the model can be
+    traced so, else at the sizes of the inputs it is checked on."""
+    try:
+        return _convert_checked(model, opset, given)
+    except _Untraceable as error:
+        untraceable = error
+    # Layers that branch on a size (a Python loop over the sequence, an
+    # `if` on a length) trace only where the size is known: trace again at
+    # the sizes of the check's inputs, the batch free, then fixed too.
+    from ..keras import signature
+
+    feeds = given if given is not None else _accepted_feeds(model)
+    fixed = [tuple(feeds[name].shape) for name in signature.input_names(model)]
+    for shapes in ([(None,) + shape[1:] for shape in fixed], fixed):
+        try:
+            proto = _convert_checked(model, opset, feeds, shapes)
+        except _Untraceable:
+            continue
+        proto.doc_string = (
+            f"traced at fixed input sizes ({', '.join(_shape_text(s) for s in shapes)}): "
+            f"with free sizes, {untraceable.reason}")
+        return proto
+    raise UserInputError(
+        f"model '{model.name}' cannot be traced as a TensorFlow graph, with free sizes or at "
+        f"the sizes of its inputs ({', '.join(_shape_text(s) for s in fixed)}): {untraceable.reason}"
+    ) from untraceable
+
+
+def _convert_checked(model, opset, given=None, shapes=None):
+    """The first of tf2onnx's graphs (with its whole optimizer, then
+    without the optimizers of `_TF2ONNX_RETRIES`) that onnxruntime runs."""
     first = None
     for without in ((),) + _TF2ONNX_RETRIES:
-        proto = _convert_once(model, opset, without)
+        proto = _convert_once(model, opset, without, shapes)
         try:
             _check_runs(proto, model, given=given)
         except _Rejected as error:
@@ -201,12 +233,41 @@ def _convert(model, opset, given=None):
     raise first
 
 
-def _convert_once(model, opset, without=()):
-    """tf2onnx's graph of the model, its graph optimizer run `without` the
+class _Untraceable(UserInputError):
+    """The model's call cannot be traced as a TensorFlow graph."""
+
+    def __init__(self, model, error):
+        self.reason = f"{type(error).__name__}: {one_line(error)}"
+        super().__init__(f"model '{model.name}' cannot be traced as a TensorFlow graph: {self.reason}")
+
+
+def _shape_text(shape):
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def _accepted_feeds(model):
+    """``{input name: array}`` of drawn inputs the Keras model runs on."""
+    from keras_1x1.numeric import draw_inputs
+
+    from ..keras import signature
+
+    return draw_inputs(signature.accepted(model)[0])
+
+
+def _convert_once(model, opset, without=(), shapes=None):
+    """tf2onnx's graph of the model (its inputs at `shapes`, default free
+    batch and the model's own dims), its graph optimizer run `without` the
     optimizers named."""
     from ..keras import internals
 
-    function, specs, in_names, out_names = keras_function(model)
+    function, specs, in_names, out_names = keras_function(model, shapes)
+    try:
+        with internals.convolutions_without_xla():
+            function.get_concrete_function(*specs)
+    except UserInputError:
+        raise
+    except Exception as error:  # noqa: BLE001 - the model's own code, re-raised with context
+        raise _Untraceable(model, error) from error
     with _tf2onnx_quiet(), _tf2onnx_optimizers_without(without):
         import tf2onnx
 
