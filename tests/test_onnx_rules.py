@@ -9,7 +9,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from keras_1x1 import converters
-from keras_1x1.converters.onnx import canonical, rules, runtime
+from keras_1x1.converters.onnx import canonical, edit, rules, runtime
 from keras_1x1.converters.onnx.passes import layout, plumbing, reshapes, shapes
 from keras_1x1.converters.onnx.rules import (
     broadcast_constant,
@@ -1047,3 +1047,37 @@ def test_the_negative_side_every_real_difference_changes_the_fingerprint():
     assert "first difference at node Relu vs Sigmoid" in diff
     diff = converters.graph_diff(graph(weight=weight, pads=(1, 1, 1, 1)), others["a weight"])
     assert "differs in 1 of 81 entries" in diff
+
+
+def test_a_product_of_rows_flattened_otherwise_runs_where_its_rows_are_restored():
+    """Heads of 4 gated by a tensor of tokens cut into rows of 4 (a gated
+    norm), merged into rows of 16 for a pointwise product and restored to
+    tokens after it (tf2onnx at a fixed length), against the same rows
+    merged straight into tokens (the conv form): one graph, the MatMul on
+    the tokens."""
+    weight = _w(16, 8)
+
+    def spelled(merged):
+        nodes = [
+            helper.make_node("Reshape", ["x", "rows"], ["r"]),
+            helper.make_node("Reshape", ["gate", "rows"], ["q"]),
+            helper.make_node("Mul", ["r", "q"], ["n"]),
+            helper.make_node("Reshape", ["n", "merged"], ["m"]),
+            helper.make_node("MatMul", ["m", "w"], ["p"]),
+        ]
+        consts = [("rows", np.array([-1, 4], np.int64)), ("w", weight)]
+        if merged == "rows":
+            nodes.append(helper.make_node("Reshape", ["p", "tokens"], ["y"]))
+            consts += [("merged", np.array([-1, 16], np.int64)), ("tokens", np.array([-1, 5, 8], np.int64))]
+        else:
+            nodes[-1].output[0] = "y"
+            consts.append(("merged", np.array([-1, 5, 16], np.int64)))
+        return _model(
+            nodes, [("x", ["N", 5, 4, 4]), ("gate", ["N", 5, 16])], [("y", ["N", 5, 8])], consts)
+
+    by_rows, by_tokens = spelled("rows"), spelled("tokens")
+    model = _apply(by_rows, passes=[reshapes.run, canonical._tidy])
+    assert _ops(model).count("Reshape") == 3 and _ops(model)[-1] == "MatMul"
+    assert edit.dims(_first(model, "MatMul").inputs[0]) == ["N", 5, 16]
+    _check_same(by_rows, model)
+    assert converters.fingerprint(by_rows) == converters.fingerprint(by_tokens)

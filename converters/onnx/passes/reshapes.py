@@ -367,11 +367,46 @@ class Reshapes:
             self.editor.replace(out, self.editor.reshape(first, target, before=node))
             self._drop(node)
             return True
+        if self._before_product(node, x, out, source, target):
+            return True
         moved = False
         for use in list(out.uses()):
             if use.node.graph is not None:
                 moved |= self._sink(node, use.node, use.idx, source, target)
         return moved
+
+    def _before_product(self, node, x, out, source, target):
+        """A Reshape that keeps the last axis, after a pointwise MatMul of a
+        reshaped tensor (rows flattened otherwise than the product's
+        result is restored: ``(-1, 4) -> (-1, 16)``, weights, ``(N, L,
+        16)``), moves before the MatMul, where it merges with the first:
+        the product runs on the rows as they are restored."""
+        product = x.producer()
+        if (
+            product is None
+            or product.op_type != "MatMul"
+            or product.domain not in ("", "ai.onnx")
+            or not edit.sole(x)
+            or source[-1] != target[-1]
+            or _core(source) == _core(target)  # unit axes only: they go after the product
+        ):
+            return False
+        weight = edit.const_array(product.inputs[1])
+        rows = product.inputs[0]
+        if weight is None or weight.ndim != 2 or not edit.sole(rows):
+            return False
+        first = rows.producer()
+        shape = edit.dims(rows)
+        if first is None or first.op_type not in _SHAPE_ONLY or shape is None:
+            return False
+        wanted = list(target[:-1]) + [shape[-1]]
+        if not self.editor.can_reshape(rows, wanted):
+            return False
+        restored = self.editor.reshape(rows, wanted, before=node)
+        self.editor.replace(out, self.editor.like(product, [restored, product.inputs[1]], before=node, shape=target))
+        self._drop(node)
+        self._drop(product)
+        return True
 
     def _hoist(self, reshape, dropped):
         """Move a Reshape that drops the unit axes `dropped` before the op
