@@ -171,9 +171,10 @@ def _concrete(model, record, inputs, symbolic):
             break
     if not runs:
         text = one_line(failure)
+        hint = "" if inputs is not None else " (give inputs it runs on as verify=, or --inputs)"
         raise UserInputError(
             f"{symbolic}, nor on concrete inputs ({type(failure).__name__}: {text}), so its "
-            "sublayers' calls cannot be read"
+            f"sublayers' calls cannot be read{hint}"
         ) from failure
     given, free, calls = runs[0]
     other = runs[1][2] if len(runs) == 2 else {}

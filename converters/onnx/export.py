@@ -230,7 +230,7 @@ def _convert_checked(model, opset, given=None, shapes=None):
             first = first or error
             continue
         return proto
-    raise first
+    raise UserInputError(str(first)) from first
 
 
 class _Untraceable(UserInputError):
@@ -326,7 +326,10 @@ def _convert_other(model, opset, backend, given=None):
     internals.check()
     proto, specs = backend_export.export(model, opset, backend)
     _check_converted(proto, model, EXPORTERS[backend])
-    _check_runs(proto, model, specs, given=given)
+    try:
+        _check_runs(proto, model, specs, given=given)
+    except _Rejected as error:
+        raise UserInputError(str(error)) from error
     return proto
 
 
