@@ -1081,3 +1081,43 @@ def test_a_product_of_rows_flattened_otherwise_runs_where_its_rows_are_restored(
     assert edit.dims(_first(model, "MatMul").inputs[0]) == ["N", 5, 16]
     _check_same(by_rows, model)
     assert converters.fingerprint(by_rows) == converters.fingerprint(by_tokens)
+
+
+@pytest.mark.parametrize("unit_at", [1, 2])
+def test_a_pad_runs_without_the_unit_axes_it_does_not_pad(unit_at):
+    """A gate of one head padded along its positions, carried with its unit
+    head axis before or after them: the Pad runs on the positions alone, in
+    one graph whichever axis the exporter kept."""
+    shape = [-1, 1, 8] if unit_at == 1 else [-1, 8, 1]
+    pads = [0, 0, 0, 0, 0, 0]
+    pads[6 - unit_at] = 56  # the end of the positions' axis
+    proto = _model(
+        [
+            helper.make_node("Sigmoid", ["x"], ["g"]),
+            helper.make_node("Reshape", ["g", "shape"], ["r"]),
+            helper.make_node("Pad", ["r", "pads"], ["p"]),
+            helper.make_node("Reshape", ["p", "flat"], ["y"]),
+        ],
+        [("x", ["N", 8])],
+        [("y", ["N", 64])],
+        [("shape", np.array(shape, np.int64)), ("pads", np.array(pads, np.int64)),
+         ("flat", np.array([-1, 64], np.int64))],
+    )
+    model = _apply(proto, passes=[reshapes.run, canonical._tidy])
+    assert _ops(model) == ["Sigmoid", "Pad"]
+    _check_same(proto, model)
+
+
+def test_a_pad_of_a_unit_axis_keeps_it():
+    proto = _model(
+        [
+            helper.make_node("Reshape", ["x", "shape"], ["r"]),
+            helper.make_node("Pad", ["r", "pads"], ["y"]),
+        ],
+        [("x", ["N", 8])],
+        [("y", ["N", 3, 8])],
+        [("shape", np.array([-1, 1, 8], np.int64)), ("pads", np.array([0, 1, 0, 0, 1, 0], np.int64))],
+    )
+    model = _apply(proto, passes=[reshapes.run, canonical._tidy])
+    assert _ops(model) == ["Reshape", "Pad"]
+    _check_same(proto, model)

@@ -42,7 +42,7 @@ _AXIS_OPS = _LAST_AXIS_OPS | {"LpNormalization"}
 # Ops that only reshape: their output is their input's data in the same order.
 _SHAPE_ONLY = frozenset({"Reshape", "Squeeze", "Unsqueeze", "Flatten"})
 # Ops that compute the same with or without the unit axes of their output.
-_AGNOSTIC = UNARY | BROADCAST | _AXIS_OPS | edit.REDUCE_OPS | {"MatMul", "Transpose"}
+_AGNOSTIC = UNARY | BROADCAST | _AXIS_OPS | edit.REDUCE_OPS | {"MatMul", "Transpose", "Pad"}
 
 
 # Entries a constant is worked out at, broadcast (a mask over long probes
@@ -560,6 +560,17 @@ class Reshapes:
                 inputs[0], [d for a, d in enumerate(shape) if a not in gone], before=producer
             )
             plan = []
+        elif op == "Pad":
+            # Pads on other axes: the unit axes it does not pad can go.
+            pads = edit.const_array(inputs[1]) if len(inputs) > 1 and inputs[1] is not None else None
+            if pads is None or pads.size != 2 * r or (len(inputs) > 3 and inputs[3] is not None):
+                return None
+            pads = pads.reshape(2, r)
+            if pads[:, dropped].any():
+                return None
+            kept = [a for a in range(r) if a not in dropped]
+            inputs[1] = self.editor.constant(pads[:, kept].reshape(-1).astype(np.int64))
+            plan = [(0, r)]
         else:
             return None
         # Check every operand first: nothing is built for an op that cares.
