@@ -569,7 +569,7 @@ class Reshapes:
             if pads[:, dropped].any():
                 return None
             kept = [a for a in range(r) if a not in dropped]
-            inputs[1] = self.editor.constant(pads[:, kept].reshape(-1).astype(np.int64))
+            new_pads = pads[:, kept].reshape(-1).astype(np.int64)
             plan = [(0, r)]
         else:
             return None
@@ -587,6 +587,8 @@ class Reshapes:
             return None
         for i, rank in plan:
             inputs[i] = drop(inputs[i], rank)
+        if op == "Pad":
+            inputs[1] = self.editor.constant(new_pads)
         shape = [d for a, d in enumerate(edit.dims(y)) if a not in dropped]
         return self.editor.like(producer, inputs, before=before, attributes=attributes, shape=shape)
 
