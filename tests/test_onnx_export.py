@@ -325,6 +325,60 @@ def test_a_reshape_tf2onnx_rewrites_wrong_is_exported_as_tensorflow_computes_it(
     assert result.ok and result.same_graph, converters.graph_diff(proto, converters.export_onnx(conv))
 
 
+class _PartialRotation(L.Layer):
+    """Rotates the first `rotary` features in pairs, as a partial rotary
+    embedding does (GPT-NeoX's): with a small head dim the part is empty,
+    and it is reshaped to its own computed shape, a 0 in it."""
+
+    def __init__(self, rotary, **kwargs):
+        super().__init__(**kwargs)
+        self.rotary = rotary
+
+    def call(self, x):
+        part = x[..., : self.rotary]
+        first, second = keras.ops.split(part, 2, axis=-1)
+        turned = keras.ops.reshape(keras.ops.stack((-second, first), axis=-2),
+                                   keras.ops.shape(part))
+        return keras.ops.concatenate([part + turned, x[..., self.rotary:]], axis=-1)
+
+
+def test_a_reshape_to_a_computed_shape_with_a_zero_dim_keeps_it(monkeypatch):
+    # tf2onnx writes TensorFlow's Reshape without `allowzero`, so
+    # onnxruntime reads the 0 of the empty part as "copy" and refuses the
+    # graph; export sets it on Reshapes to computed shapes.
+    from keras_1x1.converters.onnx import export
+
+    keras.utils.set_random_seed(0)
+    x = keras.Input((None, 4), name="x")
+    h = _PartialRotation(0, name="rot")(L.Dense(4, name="pw")(x))
+    model = keras.Model(x, L.Dense(3, name="out")(h), name="m")
+    data = np.random.default_rng(0).normal(size=(2, 5, 4)).astype("float32")
+    with monkeypatch.context() as patched:
+        patched.setattr(export, "_zero_dims_kept", lambda proto: None)
+        with pytest.raises(UserInputError, match="onnxruntime rejects .* at node .*rot.*Reshape"):
+            converters.export_onnx(model)
+    proto = converters.export_onnx(model)
+    got = runtime.run(runtime.make_session(proto), {"x": data})["out"]
+    np.testing.assert_allclose(got, model(data).numpy(), rtol=1e-5, atol=1e-6)
+    conv = converters.dense_to_conv(model)
+    result = converters.compare(model, conv)
+    assert result.ok and result.same_graph, converters.graph_diff(proto, converters.export_onnx(conv))
+
+
+def test_a_reshape_to_a_constant_shape_is_left_as_tf2onnx_wrote_it():
+    # A constant shape may be tf2onnx's own, its 0 meaning "copy".
+    import onnx.helper as oh
+
+    from keras_1x1.converters.onnx import export
+
+    graph = oh.make_graph(
+        [oh.make_node("Reshape", ["x", "shape"], ["y"])], "g",
+        [oh.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 3])],
+        [oh.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)],
+        [oh.make_tensor("shape", onnx.TensorProto.INT64, [2], [0, 3])])
+    assert export._zero_dims_kept(oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)])) is None
+
+
 class _RunningSum(L.Layer):
     """A Python loop over the positions, as layers that scan a sequence
     write it: it traces only where the length is known."""

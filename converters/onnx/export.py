@@ -221,17 +221,60 @@ def _convert(model, opset, given=None):
 
 def _convert_checked(model, opset, given=None, shapes=None):
     """The first of tf2onnx's graphs (with its whole optimizer, then
-    without the optimizers of `_TF2ONNX_RETRIES`) that onnxruntime runs."""
+    without the optimizers of `_TF2ONNX_RETRIES`; each as written, then with
+    its zero dims kept) that onnxruntime runs."""
     first = None
     for without in ((),) + _TF2ONNX_RETRIES:
         proto = _convert_once(model, opset, without, shapes)
-        try:
-            _check_runs(proto, model, given=given)
-        except _Rejected as error:
-            first = first or error
-            continue
-        return proto
+        for candidate in (proto, _zero_dims_kept(proto)):
+            if candidate is None:
+                continue
+            try:
+                _check_runs(candidate, model, given=given)
+            except _Rejected as error:
+                first = first or error
+                continue
+            return candidate
     raise UserInputError(str(first)) from first
+
+
+def _zero_dims_kept(proto):
+    """A copy of `proto` whose Reshapes to a shape computed at run time
+    keep a 0 in it as a dim of size 0 (``allowzero=1``), or None when it has
+    none or its opset predates ``allowzero`` (14).
+
+    tf2onnx writes TensorFlow's Reshape as ONNX's with ``allowzero`` unset,
+    where a 0 in the shape means "copy the input's dim". In TensorFlow it
+    is a dim of size 0: a rotary part of 0 features (a head dim times a
+    rotary percentage below one pair), say, reshaped to its own computed
+    shape. A shape computed at run time holds real dims, so ``allowzero``
+    gives TensorFlow's meaning; a constant shape may be tf2onnx's own, with
+    0 as "copy", and is left as it is.
+    """
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if opset < 14:
+        return None
+    graph = proto.graph
+    constant = {t.name for t in graph.initializer}
+    constant.update(o for n in graph.node if n.op_type == "Constant" for o in n.output)
+    computed = [
+        i for i, node in enumerate(graph.node)
+        if node.op_type == "Reshape" and node.domain in ("", "ai.onnx")
+        and node.input[1] not in constant
+        and not any(a.name == "allowzero" and a.i for a in node.attribute)
+    ]
+    if not computed:
+        return None
+    from onnx import helper
+
+    kept = type(proto)()
+    kept.CopyFrom(proto)
+    for i in computed:
+        node = kept.graph.node[i]
+        for attribute in [a for a in node.attribute if a.name == "allowzero"]:
+            node.attribute.remove(attribute)
+        node.attribute.append(helper.make_attribute("allowzero", 1))
+    return kept
 
 
 class _Untraceable(UserInputError):
