@@ -698,6 +698,35 @@ def test_constant_reduction_axes_count_alike_as_attribute_or_input():
     assert "axes=[1, 2]" in text and "axes=[2, 3]" in text
 
 
+def test_outputs_of_one_tensor_count_alike_whichever_the_exporter_wrote_as_identity():
+    """Two outputs of one tensor: the first by position is the tensor, the
+    second its Identity, however the export wrote them."""
+    from onnx import helper
+
+    def twice(identity_first):
+        relu = helper.make_node("Relu", ["x"], ["h"])
+        ident = helper.make_node("Identity", ["h"], ["copy"])
+        outputs = ["copy", "h"] if identity_first else ["h", "copy"]
+        names = {"h": "a" if not identity_first else "b", "copy": "b" if not identity_first else "a"}
+        nodes = [relu, ident]
+        for node in nodes:
+            node.output[:] = [names.get(o, o) for o in node.output]
+            node.input[:] = [names.get(i, i) for i in node.input]
+        return _graph(nodes, [_value("x", ["N", 3])],
+                      [_value(names[o], ["N", 3]) for o in outputs], [], 17)
+
+    one, other = twice(False), twice(True)
+    assert [o.name for o in one.graph.output] == [o.name for o in other.graph.output] == ["a", "b"]
+    assert converters.fingerprint(one) == converters.fingerprint(other)
+    for model in (one, other):
+        graph = converters.canonicalize(model).graph
+        assert [n.op_type for n in graph.node] == ["Relu", "Identity"]
+        x = np.arange(-3, 3, dtype="float32").reshape(2, 3)
+        got = runtime.run(runtime.make_session(converters.canonicalize(model)), {"x": x})
+        np.testing.assert_array_equal(got["a"], np.maximum(x, 0))
+        np.testing.assert_array_equal(got["b"], np.maximum(x, 0))
+
+
 def test_weights_computed_in_the_graph_are_folded(rng):
     """jax2onnx feeds a conv its kernel through a Transpose of the weight."""
     from onnx import helper, numpy_helper

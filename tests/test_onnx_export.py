@@ -90,6 +90,42 @@ def test_functional_multi_input_dict_outputs_keep_their_names():
         np.testing.assert_allclose(got[name], np.asarray(want[name]), rtol=1e-5, atol=1e-6)
 
 
+class _EveryLayersStates(keras.Model):
+    """Returns a dict whose values nest: every layer's states as a tuple,
+    as detection and encoder-decoder backbones do."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.first = L.Dense(4, name="first")
+        self.second = L.Dense(4, name="second")
+
+    def call(self, x):
+        h1 = self.first(x)
+        h2 = self.second(h1)
+        return {"last": h2, "states": (h1, h2), "one": (h1,)}
+
+
+@pytest.mark.parametrize("functional", [True, False])
+def test_dict_outputs_with_nested_values_are_one_output_per_tensor(functional):
+    keras.utils.set_random_seed(0)
+    x = keras.Input((5, 3), name="x")
+    model = _EveryLayersStates(name="states")
+    if functional:
+        model = keras.Model(x, model(x), name="states_functional")
+    else:
+        model(x)
+    proto = converters.export_onnx(model)
+    names = ["last", "states_0", "states_1", "one_0"]
+    assert [o.name for o in proto.graph.output] == names
+    data = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    got = runtime.run(runtime.make_session(proto), {"x": data})
+    want = model(data)
+    for name, value in zip(names, [want["last"], *want["states"], *want["one"]]):
+        np.testing.assert_allclose(got[name], np.asarray(value), rtol=1e-5, atol=1e-6)
+    result = converters.compare(model, converters.dense_to_conv(model))
+    assert result.ok and result.same_graph
+
+
 def test_list_outputs_are_named_after_keras_output_names():
     x = keras.Input((5,), name="x")
     model = keras.Model(x, [L.Dense(2, name="first")(x), L.Dense(3, name="second")(x)])

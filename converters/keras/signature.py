@@ -279,7 +279,7 @@ def output_names(model):
     elif structure is None and not internals.is_functional(model):
         return _returned_names(model)
     elif isinstance(structure, dict):
-        names = [str(k) for k in structure]
+        names = _keyed_names(structure)
     else:
         names = list(getattr(model, "output_names", None) or [])
         count = len(keras.tree.flatten(structure)) if structure is not None else len(names)
@@ -302,9 +302,22 @@ def _returned_names(model):
             f"on: {type(error).__name__}: {text}"
         ) from error
     if isinstance(returned, dict):
-        return [str(k) for k in returned]
+        return _keyed_names(returned)
     flat = keras.tree.flatten(returned)
     return ["output"] if len(flat) == 1 else [f"output_{i}" for i in range(len(flat))]
+
+
+def _keyed_names(outputs):
+    """Names of a dict's outputs: its key for a tensor, ``key_0``,
+    ``key_1``, ... for the tensors of a nested value (a tuple of every
+    layer's hidden states, say), in order."""
+    names = []
+    for key, value in outputs.items():
+        if isinstance(value, (dict, list, tuple)):
+            names += [f"{key}_{i}" for i in range(len(keras.tree.flatten(value)))]
+        else:
+            names.append(str(key))
+    return names
 
 
 def output_values(model, result):
@@ -312,7 +325,7 @@ def output_values(model, result):
     if isinstance(result, dict):
         structure = internals.output_structure(model) if internals.is_functional(model) else None
         keys = list(structure) if isinstance(structure, dict) else list(result)
-        return [result[k] for k in keys]
+        return [leaf for k in keys for leaf in keras.tree.flatten(result[k])]
     return keras.tree.flatten(result)
 
 

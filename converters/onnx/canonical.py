@@ -286,6 +286,7 @@ def _strip_default_attributes(model):
 
 def _finish(model, producer="keras-1x1 canonical"):
     common = _passes()
+    _repeated_outputs_in_order(model)
     common.LiftConstantsToInitializersPass(lift_all_constants=True, size_limit=0)(model)
     common.RemoveUnusedNodesPass()(model)
     common.DeduplicateHashedInitializersPass(size_limit=_DEDUPLICATE)(model)
@@ -299,6 +300,45 @@ def _finish(model, producer="keras-1x1 canonical"):
     model.producer_version = ""
     model.graph.name = "canonical"
     return model
+
+
+def _repeated_outputs_in_order(model):
+    """Outputs that carry one tensor (a model returning a layer's states
+    both as its last state and in the tuple of every layer's): the first of
+    them, by position, is the tensor itself, each later one an Identity of
+    it. An exporter writes the Identity on whichever output it met second,
+    which differs between two forms of one model."""
+    import onnx_ir as ir
+
+    graph = model.graph
+    outputs = list(graph.outputs)
+    names = [value.name for value in outputs]
+
+    def source(value):
+        while (value.producer() is not None and value.producer().op_type == "Identity"
+               and not value.producer().domain):
+            value = value.producer().inputs[0]
+        return value
+
+    sources = [source(value) for value in outputs]
+    claimed = set()
+    for i, (value, src) in enumerate(zip(outputs, sources)):
+        if src.is_graph_input() or src.is_initializer() or src.producer() is None:
+            continue  # an input or a constant as an output stays as written
+        if id(src) not in claimed:
+            claimed.add(id(src))
+            if value is not src:
+                value.name = f"{names[i]}_identity"
+                src.name = names[i]
+                graph.outputs[i] = src
+        elif value is src or value.producer().inputs[0] is not src:
+            node = ir.node("Identity", [src])
+            graph.append(node)
+            node.outputs[0].name = names[i]
+            node.outputs[0].shape, node.outputs[0].type = src.shape, src.type
+            if value is not src:
+                value.name = f"{names[i]}_identity"
+            graph.outputs[i] = node.outputs[0]
 
 
 def _rename(model):
