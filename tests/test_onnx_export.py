@@ -415,6 +415,51 @@ def test_a_reshape_to_a_constant_shape_is_left_as_tf2onnx_wrote_it():
     assert export._zero_dims_kept(oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)])) is None
 
 
+class _MaskOrDefault(L.Layer):
+    """A learned default where no mask is given, else the masks' embedding:
+    an `ops.cond` on a size, as SAM's prompt encoder writes it. Traced with
+    free sizes it is an If whose branches onnxruntime cannot type."""
+
+    def build(self, shape):
+        self.conv = L.Conv2D(4, 1, name="mask_conv")
+        self.conv.build((None,) + tuple(shape[2:]))
+        self.default = self.add_weight(shape=(4,), name="default")
+
+    def call(self, masks):
+        s = keras.ops.shape(masks)
+
+        def default():
+            return keras.ops.broadcast_to(keras.ops.reshape(self.default, (1, 1, 1, 4)),
+                                          (s[0], 8, 8, 4))
+
+        def embedded():
+            return self.conv(keras.ops.reshape(masks, (s[0] * s[1], s[2], s[3], s[4])))
+
+        return keras.ops.cond(keras.ops.equal(s[1], 0), default, embedded)
+
+    def compute_output_shape(self, shape):
+        return (shape[0], 8, 8, 4)
+
+
+def test_a_graph_onnxruntime_rejects_at_free_sizes_is_exported_at_its_inputs_sizes():
+    from keras_1x1.converters.onnx import export
+
+    keras.utils.set_random_seed(0)
+    x = keras.Input((None, 8, 8, 1), name="masks")
+    model = keras.Model(x, L.Dense(3, name="out")(_MaskOrDefault(name="mask")(x)), name="m")
+    data = np.random.default_rng(0).normal(size=(2, 1, 8, 8, 1)).astype("float32")
+    with pytest.raises(UserInputError, match="onnxruntime rejects .*mask.*cond' [(]If[)]"):
+        export._convert_checked(model, 17, {"masks": data})
+    proto = converters.export_onnx(model, inputs=data)
+    assert proto.doc_string.startswith("traced at fixed input sizes ((None, 1, 8, 8, 1))")
+    assert "If" not in {n.op_type for n in proto.graph.node}
+    got = runtime.run(runtime.make_session(proto), {"masks": data})["out"]
+    np.testing.assert_allclose(got, model(data).numpy(), rtol=1e-5, atol=1e-6)
+    conv = converters.dense_to_conv(model, verify=data)
+    result = converters.compare(model, conv, inputs=data)
+    assert result.ok and result.same_graph
+
+
 class _RunningSum(L.Layer):
     """A Python loop over the positions, as layers that scan a sequence
     write it: it traces only where the length is known."""

@@ -192,14 +192,19 @@ _TF2ONNX_RETRIES = (("reshape_optimizer",), ("reshape_optimizer", "optimize_tran
 
 def _convert(model, opset, given=None):
     """tf2onnx's graph of the model, with free sizes where the model can be
-    traced so, else at the sizes of the inputs it is checked on."""
+    traced so and onnxruntime runs the graph, else at the sizes of the
+    inputs it is checked on."""
     try:
         return _convert_checked(model, opset, given)
     except _Untraceable as error:
-        untraceable = error
+        failure, reason = error, error.reason
+    except _Rejected as error:
+        failure, reason = error, str(error)
     # Layers that branch on a size (a Python loop over the sequence, an
-    # `if` on a length) trace only where the size is known: trace again at
-    # the sizes of the check's inputs, the batch free, then fixed too.
+    # `if` on a length) trace only where the size is known, or trace to a
+    # graph of control flow on sizes (an If whose branch a length decides)
+    # that onnxruntime cannot type: trace again at the sizes of the check's
+    # inputs, the batch free, then fixed too, where TensorFlow decides it.
     from ..keras import signature
 
     feeds = given if given is not None else _accepted_feeds(model)
@@ -207,16 +212,18 @@ def _convert(model, opset, given=None):
     for shapes in ([(None,) + shape[1:] for shape in fixed], fixed):
         try:
             proto = _convert_checked(model, opset, feeds, shapes)
-        except _Untraceable:
+        except (_Untraceable, _Rejected):
             continue
         proto.doc_string = (
             f"traced at fixed input sizes ({', '.join(_shape_text(s) for s in shapes)}): "
-            f"with free sizes, {untraceable.reason}")
+            f"with free sizes, {reason}")
         return proto
+    if isinstance(failure, _Rejected):
+        raise UserInputError(str(failure)) from failure
     raise UserInputError(
         f"model '{model.name}' cannot be traced as a TensorFlow graph, with free sizes or at "
-        f"the sizes of its inputs ({', '.join(_shape_text(s) for s in fixed)}): {untraceable.reason}"
-    ) from untraceable
+        f"the sizes of its inputs ({', '.join(_shape_text(s) for s in fixed)}): {reason}"
+    ) from failure
 
 
 def _convert_checked(model, opset, given=None, shapes=None):
@@ -235,7 +242,7 @@ def _convert_checked(model, opset, given=None, shapes=None):
                 first = first or error
                 continue
             return candidate
-    raise UserInputError(str(first)) from first
+    raise _Rejected(str(first)) from first
 
 
 def _zero_dims_kept(proto):
