@@ -1121,3 +1121,30 @@ def test_a_pad_of_a_unit_axis_keeps_it():
     model = _apply(proto, passes=[reshapes.run, canonical._tidy])
     assert _ops(model) == ["Reshape", "Pad"]
     _check_same(proto, model)
+
+
+@pytest.mark.parametrize("through", [[-1, 1], [-1, 16, 1]])
+def test_a_product_of_single_entries_restored_to_rows_is_one_graph(through):
+    """Attention with one key per window: a product of `(N*16, 1, 1)`
+    entries, restored to rows of 16 for a pointwise product, through either
+    unit-axis spelling an exporter writes. One fixed point: the Reshape
+    from `(N*16, 1)` to `(N, 16)` splits the merged axis first whichever
+    unit axes either side carries (it used to merge on one side and split
+    on the other, and the two spellings settled apart)."""
+    nodes = [
+        helper.make_node("Sigmoid", ["x"], ["s"]),
+        helper.make_node("Reshape", ["s", "single"], ["a"]),
+        helper.make_node("Reshape", ["x", "single"], ["b"]),
+        helper.make_node("MatMul", ["a", "b"], ["p"]),
+        helper.make_node("Reshape", ["p", "through"], ["t"]),
+        helper.make_node("Reshape", ["t", "rows"], ["r"]),
+        helper.make_node("MatMul", ["r", "w"], ["y"]),
+    ]
+    consts = [("single", np.array([-1, 1, 1], np.int64)), ("through", np.array(through, np.int64)),
+              ("rows", np.array([-1, 16], np.int64)), ("w", _w(16, 8))]
+    proto = _model(nodes, [("x", ["N", 16])], [("y", ["N", 8])], consts)
+    _check_same(proto, canonical.canonical_ir(proto))
+    other = [-1, 16, 1] if through == [-1, 1] else [-1, 1]
+    consts[1] = ("through", np.array(other, np.int64))
+    assert converters.fingerprint(proto) == converters.fingerprint(
+        _model(nodes, [("x", ["N", 16])], [("y", ["N", 8])], consts))

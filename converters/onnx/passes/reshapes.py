@@ -144,7 +144,10 @@ def _split(source, target):
                 lead_src, lead_tgt = source[:k], target[:j]
                 if source[k:] == target[j:] or lead_src == lead_tgt:
                     return None
-                if len(lead_src) >= len(lead_tgt) or _core(lead_src) == _core(lead_tgt):
+                # Counted without unit axes: `(N*16, 1)` to `(N, 16)` splits,
+                # whichever unit axes either side carries.
+                if (len(_core(lead_src)) >= len(_core(lead_tgt))
+                        or _core(lead_src) == _core(lead_tgt)):
                     # Trailing first, then the merge (or the unit axes).
                     return lead_src + target[j:]
                 return lead_tgt + source[k:]  # the split first, then trailing
