@@ -340,6 +340,17 @@ class _OneHeadAttention(L.Layer):
         return keras.ops.reshape(out, [shape[0], shape[1], self.heads * d])
 
 
+def _exports_as_keras_computes_with_one_fingerprint(model, data):
+    """The export of `model` (input "x", output "out") matches Keras on
+    `data`, and its conv form exports to the same canonical graph."""
+    proto = converters.export_onnx(model)
+    got = runtime.run(runtime.make_session(proto), {"x": data})["out"]
+    np.testing.assert_allclose(got, model(data).numpy(), rtol=1e-5, atol=1e-6)
+    conv = converters.dense_to_conv(model)
+    result = converters.compare(model, conv)
+    assert result.ok and result.same_graph, converters.graph_diff(proto, converters.export_onnx(conv))
+
+
 def test_a_reshape_tf2onnx_rewrites_wrong_is_exported_as_tensorflow_computes_it():
     # With one head, tf2onnx's reshape optimizer rewrites the Reshape that
     # merges the heads into one onnxruntime refuses; export runs tf2onnx
@@ -353,12 +364,7 @@ def test_a_reshape_tf2onnx_rewrites_wrong_is_exported_as_tensorflow_computes_it(
     optimized = export._convert_once(model, 17)
     with pytest.raises(Exception, match="Reshape"):
         runtime.run(runtime.make_session(optimized), {"x": data})
-    proto = converters.export_onnx(model)
-    got = runtime.run(runtime.make_session(proto), {"x": data})["out"]
-    np.testing.assert_allclose(got, model(data).numpy(), rtol=1e-5, atol=1e-6)
-    conv = converters.dense_to_conv(model)
-    result = converters.compare(model, conv)
-    assert result.ok and result.same_graph, converters.graph_diff(proto, converters.export_onnx(conv))
+    _exports_as_keras_computes_with_one_fingerprint(model, data)
 
 
 class _PartialRotation(L.Layer):
@@ -393,12 +399,7 @@ def test_a_reshape_to_a_computed_shape_with_a_zero_dim_keeps_it(monkeypatch):
         patched.setattr(export, "_zero_dims_kept", lambda proto: None)
         with pytest.raises(UserInputError, match="onnxruntime rejects .* at node .*rot.*Reshape"):
             converters.export_onnx(model)
-    proto = converters.export_onnx(model)
-    got = runtime.run(runtime.make_session(proto), {"x": data})["out"]
-    np.testing.assert_allclose(got, model(data).numpy(), rtol=1e-5, atol=1e-6)
-    conv = converters.dense_to_conv(model)
-    result = converters.compare(model, conv)
-    assert result.ok and result.same_graph, converters.graph_diff(proto, converters.export_onnx(conv))
+    _exports_as_keras_computes_with_one_fingerprint(model, data)
 
 
 def test_a_reshape_to_a_constant_shape_is_left_as_tf2onnx_wrote_it():
