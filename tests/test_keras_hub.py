@@ -436,11 +436,16 @@ def test_a_graph_that_runs_only_where_every_length_is_one_is_refused(monkeypatch
     from keras_1x1.converters.onnx import export
 
     monkeypatch.setattr(export, "_TF2ONNX_RETRIES", ())
+    model = _t5_one_head()
     with pytest.raises(UserInputError) as info:
-        converters.export_onnx(_t5_one_head())
+        export._convert_checked(model, 17)
     message = str(info.value)
     assert "\n" not in message
     assert re.match(r"onnxruntime rejects tf2onnx's graph of model 't5_backbone\w*' at node '", message)
+    # The export falls back to the sizes it is checked on, and says why.
+    proto = converters.export_onnx(model)
+    assert proto.doc_string.startswith("traced at fixed input sizes (")
+    assert "with free sizes, onnxruntime rejects tf2onnx's graph" in proto.doc_string
 
 
 def test_t5_with_one_head_exports_both_forms_with_one_fingerprint():
